@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both create .venv as needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= config.example.yaml
+
+.PHONY: run test check lint typecheck bench clean
+
+$(BIN)/ocpp-gateway: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(BIN)/ocpp-gateway
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+tests/interop/node_modules/.ready: tests/interop/package-lock.json
+	npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(BIN)/ocpp-gateway
+	$(BIN)/ocpp-gateway run --config $(CONFIG)
+
+check: $(BIN)/ocpp-gateway
+	$(BIN)/ocpp-gateway check --config $(CONFIG)
+
+test: $(VENV)/.dev tests/interop/node_modules/.ready
+	$(BIN)/ruff check gateway tests bench
+	$(BIN)/mypy gateway
+	$(BIN)/pytest
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/compare.py --scenario passthrough16
+
+clean:
+	rm -rf $(VENV) tests/interop/node_modules build *.egg-info

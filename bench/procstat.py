@@ -1,0 +1,67 @@
+"""CPU time and RSS of a process tree, read straight from /proc (Linux only).
+
+The whole tree is summed so a system under test that forks workers is still
+measured completely. No psutil: the benchmark adds no dependencies.
+"""
+
+from __future__ import annotations
+
+import os
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # comm (field 2) may contain spaces and parentheses: split after the last ')'.
+    return raw[raw.rindex(")") + 2:].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """pid plus all its live descendants."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        fields = _stat_fields(int(name))
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(int(name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, ()))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime+stime of pid and live descendants, plus children it already reaped."""
+    total = 0
+    for p in descendants(pid):
+        fields = _stat_fields(p)
+        if fields is None:
+            continue
+        # After the split: [0]=state [1]=ppid ... [11]=utime [12]=stime [13]=cutime [14]=cstime
+        total += int(fields[11]) + int(fields[12])
+        if p == pid:
+            total += int(fields[13]) + int(fields[14])
+    return total / CLK_TCK
+
+
+def rss_kib(pid: int) -> int:
+    """Sum of VmRSS (KiB) over pid and live descendants."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return total

@@ -1,0 +1,229 @@
+"""The gateway's configuration: parsed once from YAML into frozen values, or a one-line ConfigError."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+import yaml
+
+from gateway.config_reader import Reader
+from gateway.core.dialects import UPSTREAM_DIALECTS, Dialect
+from gateway.errors import ConfigError
+
+#: A charge box id travels in URL paths and SOAP headers; OCPP 2.0.1 caps the identity at 48.
+CHARGE_BOX_ID: Final = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}")
+
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    """A certificate and its private key, PEM files."""
+
+    cert: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """The charger-facing listener."""
+
+    host: str
+    port: int
+    tls: Tls | None = None
+    ping_interval: float = 30.0
+    response_timeout: float = 30.0
+    allow_unknown_chargers: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """The CSMS the gateway dials, one WebSocket per charger."""
+
+    url: str
+    dialect: Dialect
+    connect_timeout: float = 10.0
+    response_timeout: float = 30.0
+    ping_interval: float = 30.0
+    ca_file: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    reconnect_initial_delay: float = 1.0
+    reconnect_max_delay: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    """The admin listener: /metrics and /healthz."""
+
+    host: str = "127.0.0.1"
+    port: int = 9300
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """Where state persists."""
+
+    path: str = "./gateway-state.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that keep one charger from exhausting the gateway."""
+
+    max_frame_bytes: int = 262_144
+    max_transport_frame_bytes: int = 8_388_608
+    max_queued_calls: int = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Charger:
+    """Per-charger settings."""
+
+    password: str | None = None
+    upstream_password: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration."""
+
+    listen: Listen
+    upstream: Upstream
+    admin: Admin = Admin()
+    state: State = State()
+    limits: Limits = Limits()
+    chargers: Mapping[str, Charger] = field(default_factory=dict)
+    log_level: str = "INFO"
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file.
+
+    Args:
+        path: the YAML file.
+        environ: where `${VAR}` references are looked up; defaults to the process environment.
+
+    Raises:
+        ConfigError: one line, `FILE: key.path: problem`.
+    """
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read: {exc.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(top level)"
+        raise ConfigError(f"{name}: {where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(Reader(name, "", document, os.environ if environ is None else environ))
+
+
+def parse_config(top: Reader) -> Config:
+    """Build a Config from the top-level reader (see load_config)."""
+    config = Config(
+        listen=_listen(top.section("listen")),
+        upstream=_upstream(top.section("upstream")),
+        admin=_admin(top.section("admin")),
+        state=_state(top.section("state")),
+        limits=_limits(top.section("limits")),
+        chargers=_chargers(top.section("chargers")),
+        log_level=top.choice("log_level", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+    )
+    top.done()
+    if not config.listen.allow_unknown_chargers and not config.chargers:
+        raise top.error("is false but no chargers are listed, so every charger would be refused",
+                        "listen.allow_unknown_chargers")
+    return config
+
+
+def _listen(r: Reader) -> Listen:
+    tls = _tls(r.section("tls")) if r.has("tls") else None
+    listen = Listen(
+        host=r.string("host", "0.0.0.0"),
+        port=r.port("port", 9000),
+        tls=tls,
+        ping_interval=r.number("ping_interval", 30.0),
+        response_timeout=r.number("response_timeout", 30.0, minimum=0.1),
+        allow_unknown_chargers=r.boolean("allow_unknown_chargers", True),
+    )
+    r.done()
+    return listen
+
+
+def _tls(r: Reader) -> Tls:
+    tls = Tls(cert=_file(r, "cert"), key=_file(r, "key"))
+    r.done()
+    return tls
+
+
+def _file(r: Reader, key: str, default: object = ...) -> str:
+    value: str = r.string(key) if default is ... else r.string(key, default)
+    if value is not None and not Path(value).is_file():
+        raise r.error(f"file not found: {value}", key)
+    return value
+
+
+def _upstream(r: Reader) -> Upstream:
+    url = r.string("url")
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise r.error(f"expected a ws:// or wss:// URL, got {url!r}", "url")
+    upstream = Upstream(
+        url=url.rstrip("/"),
+        dialect=Dialect(r.choice("dialect", tuple(UPSTREAM_DIALECTS))),
+        connect_timeout=r.number("connect_timeout", 10.0, minimum=0.1),
+        response_timeout=r.number("response_timeout", 30.0, minimum=0.1),
+        ping_interval=r.number("ping_interval", 30.0),
+        ca_file=_file(r, "ca_file", None),
+        headers=r.string_map("headers"),
+        reconnect_initial_delay=r.number("reconnect_initial_delay", 1.0, minimum=0.01),
+        reconnect_max_delay=r.number("reconnect_max_delay", 60.0, minimum=0.01),
+    )
+    r.section("headers").done()
+    r.done()
+    return upstream
+
+
+def _admin(r: Reader) -> Admin:
+    admin = Admin(host=r.string("host", "127.0.0.1"), port=r.port("port", 9300))
+    r.done()
+    return admin
+
+
+def _state(r: Reader) -> State:
+    state = State(path=r.string("path", "./gateway-state.sqlite"))
+    r.done()
+    return state
+
+
+def _limits(r: Reader) -> Limits:
+    limits = Limits(
+        max_frame_bytes=r.number("max_frame_bytes", 262_144, minimum=1024, integer=True),
+        max_transport_frame_bytes=r.number("max_transport_frame_bytes", 8_388_608, minimum=1024, integer=True),
+        max_queued_calls=r.number("max_queued_calls", 16, integer=True),
+    )
+    if limits.max_transport_frame_bytes < limits.max_frame_bytes:
+        raise r.error("must not be smaller than max_frame_bytes", "max_transport_frame_bytes")
+    r.done()
+    return limits
+
+
+def _chargers(r: Reader) -> dict[str, Charger]:
+    chargers = {}
+    for charge_box_id in r.names():
+        if not CHARGE_BOX_ID.fullmatch(charge_box_id):
+            raise r.error("not a valid charge box id (1-48 URL-safe characters)", charge_box_id)
+        entry = r.section(charge_box_id)
+        chargers[charge_box_id] = Charger(
+            password=entry.string("password", None),
+            upstream_password=entry.string("upstream_password", None),
+        )
+        entry.done()
+    r.done()
+    return chargers

@@ -1,0 +1,164 @@
+"""OCPP-J framing: CALL, CALLRESULT and CALLERROR as values, parsed from and serialized to text.
+
+OCPP-J 1.6 section 4 / OCPP 2.0.1 part 4 section 4: a frame is a JSON array
+`[2, id, action, payload]`, `[3, id, payload]` or `[4, id, code, description, details]`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeAlias
+
+from gateway.core.dialects import Dialect, error_code
+from gateway.errors import (
+    FormatViolation,
+    GatewayError,
+    MessageTypeNotSupported,
+    RemoteError,
+    RpcFrameworkError,
+)
+
+JsonObject: TypeAlias = dict[str, Any]
+
+CALL: Final = 2
+CALL_RESULT: Final = 3
+CALL_ERROR: Final = 4
+#: OCPP 2.0.1 part 4 section 4.1.2: the message id is at most 36 characters.
+MAX_UNIQUE_ID: Final = 36
+#: The id of a CALLERROR answering a frame whose own id could not be read (OCPP 2.0.1 part 4, 4.2.3).
+UNREADABLE_ID: Final = "-1"
+#: How much of the description a CALLERROR carries; 2.0.1 limits it to 255 characters.
+MAX_DESCRIPTION: Final = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A request: `[2, unique_id, action, payload]`."""
+
+    unique_id: str
+    action: str
+    payload: JsonObject
+
+    kind = "call"
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """A successful response: `[3, unique_id, payload]`."""
+
+    unique_id: str
+    payload: JsonObject
+
+    kind = "result"
+
+
+@dataclass(frozen=True, slots=True)
+class CallError:
+    """An error response: `[4, unique_id, error_code, error_description, error_details]`."""
+
+    unique_id: str
+    error_code: str
+    error_description: str = ""
+    error_details: JsonObject = field(default_factory=dict)
+
+    kind = "error"
+
+
+Message: TypeAlias = Call | CallResult | CallError
+
+# Enough of a frame's head to name its type and id without parsing the rest (oversized frames).
+_HEAD = re.compile(r'\s*\[\s*(\d+)\s*,\s*"([^"\\]{1,36})"')
+
+
+def parse(text: str) -> Message:
+    """Decode one OCPP-J frame.
+
+    Args:
+        text: the WebSocket text frame.
+
+    Returns:
+        The message.
+
+    Raises:
+        RemoteError: a subclass naming the OCPP-J error; `unique_id` is set when the id was readable.
+    """
+    try:
+        frame = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise RpcFrameworkError(f"frame is not JSON: {exc}", unique_id=peek_unique_id(text)) from None
+    if not isinstance(frame, list) or len(frame) < 3:
+        raise RpcFrameworkError("frame is not an OCPP-J array", unique_id=_id_of(frame))
+    type_id, unique_id = frame[0], frame[1]
+    if not isinstance(unique_id, str) or not unique_id or len(unique_id) > MAX_UNIQUE_ID:
+        raise RpcFrameworkError("message id must be a string of 1 to 36 characters")
+    if type_id == CALL:
+        if len(frame) != 4 or not isinstance(frame[2], str) or not frame[2]:
+            raise FormatViolation("CALL must be [2, id, action, payload]", unique_id=unique_id)
+        if not isinstance(frame[3], dict):
+            raise FormatViolation("CALL payload must be a JSON object", unique_id=unique_id)
+        return Call(unique_id, frame[2], frame[3])
+    if type_id == CALL_RESULT:
+        if len(frame) != 3 or not isinstance(frame[2], dict):
+            raise FormatViolation("CALLRESULT must be [3, id, {payload}]", unique_id=unique_id)
+        return CallResult(unique_id, frame[2])
+    if type_id == CALL_ERROR:
+        return _parse_call_error(frame, unique_id)
+    raise MessageTypeNotSupported(f"message type {type_id!r} is not 2, 3 or 4", unique_id=unique_id)
+
+
+def _parse_call_error(frame: list[Any], unique_id: str) -> CallError:
+    # Lenient on purpose: a peer that sends a slightly malformed error must still end the call.
+    code = frame[2] if isinstance(frame[2], str) else "GenericError"
+    description = frame[3] if len(frame) > 3 and isinstance(frame[3], str) else ""
+    details = frame[4] if len(frame) > 4 and isinstance(frame[4], dict) else {}
+    return CallError(unique_id, code, description, details)
+
+
+def _id_of(frame: object) -> str | None:
+    if isinstance(frame, list) and len(frame) >= 2 and isinstance(frame[1], str):
+        return frame[1][:MAX_UNIQUE_ID] or None
+    return None
+
+
+def peek_unique_id(text: str) -> str | None:
+    """Read the message id from the head of a frame without parsing the whole text."""
+    match = _HEAD.match(text[:128])
+    return match.group(2) if match else None
+
+
+def peek_type(text: str) -> int | None:
+    """Read the message type id from the head of a frame without parsing the whole text."""
+    match = _HEAD.match(text[:128])
+    return int(match.group(1)) if match else None
+
+
+def serialize(message: Message) -> str:
+    """Encode a message as an OCPP-J text frame (compact JSON, UTF-8 kept as is)."""
+    frame: list[Any]
+    match message:
+        case Call(unique_id, action, payload):
+            frame = [CALL, unique_id, action, payload]
+        case CallResult(unique_id, payload):
+            frame = [CALL_RESULT, unique_id, payload]
+        case CallError(unique_id, code, description, details):
+            frame = [CALL_ERROR, unique_id, code, description, details]
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def call_error_for(error: GatewayError | Exception, unique_id: str | None, dialect: Dialect) -> CallError:
+    """Turn an error into the CALLERROR a peer speaking `dialect` understands.
+
+    Any exception that is not a GatewayError is a bug of ours and becomes InternalError without
+    its text, which might leak internals.
+    """
+    if isinstance(error, GatewayError):
+        code, description = error.ocpp_code, str(error)
+    else:
+        code, description = "InternalError", "internal error in the gateway"
+    if unique_id is None and isinstance(error, RemoteError):
+        unique_id = error.unique_id
+    return CallError(
+        unique_id or UNREADABLE_ID, error_code(code, dialect), description[:MAX_DESCRIPTION], {}
+    )

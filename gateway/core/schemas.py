@@ -1,0 +1,97 @@
+"""Validation of OCPP-J payloads against the official JSON schemas shipped in the `ocpp` package.
+
+Schemas are read as package data and compiled once per (dialect, action, direction) on first use;
+fastjsonschema turns each into plain Python, which keeps validation cheap enough for every message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from typing import Any, Final, Literal
+
+import fastjsonschema
+
+from gateway.core.dialects import Dialect
+from gateway.errors import (
+    FormatViolation,
+    NotImplementedAction,
+    OccurrenceConstraintViolation,
+    PropertyConstraintViolation,
+    RemoteError,
+    TypeConstraintViolation,
+)
+
+Direction = Literal["request", "response"]
+_Validator = Callable[[Any], Any]
+
+_PACKAGE_DIRS: Final = {Dialect.OCPP16: "v16/schemas", Dialect.OCPP201: "v201/schemas"}
+
+# Which OCPP-J error a failed JSON-schema keyword is (OCPP 2.0.1 part 4 section 4.3).
+_RULE_ERRORS: Final[dict[str, type[RemoteError]]] = {
+    "type": TypeConstraintViolation,
+    "required": OccurrenceConstraintViolation,
+    "minItems": OccurrenceConstraintViolation,
+    "maxItems": OccurrenceConstraintViolation,
+    "enum": PropertyConstraintViolation,
+    "const": PropertyConstraintViolation,
+    "maxLength": PropertyConstraintViolation,
+    "minLength": PropertyConstraintViolation,
+    "minimum": PropertyConstraintViolation,
+    "maximum": PropertyConstraintViolation,
+    "exclusiveMinimum": PropertyConstraintViolation,
+    "exclusiveMaximum": PropertyConstraintViolation,
+    "multipleOf": PropertyConstraintViolation,
+    "pattern": PropertyConstraintViolation,
+    "format": PropertyConstraintViolation,
+    "additionalProperties": FormatViolation,
+}
+
+
+def _file_name(dialect: Dialect, action: str, direction: Direction) -> str:
+    if direction == "response":
+        return f"{action}Response.json"
+    return f"{action}Request.json" if dialect is Dialect.OCPP201 else f"{action}.json"
+
+
+@cache
+def actions(dialect: Dialect) -> frozenset[str]:
+    """Every action the official schemas define for the dialect's JSON family."""
+    family = dialect.json_family
+    folder = resources.files("ocpp").joinpath(_PACKAGE_DIRS[family])
+    names = {entry.name.removesuffix(".json") for entry in folder.iterdir() if entry.name.endswith(".json")}
+    if family is Dialect.OCPP201:
+        return frozenset(n.removesuffix("Request") for n in names if n.endswith("Request"))
+    return frozenset(n for n in names if not n.endswith("Response"))
+
+
+@cache
+def _validator(family: Dialect, action: str, direction: Direction) -> _Validator:
+    path = resources.files("ocpp").joinpath(_PACKAGE_DIRS[family], _file_name(family, action, direction))
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    compiled: _Validator = fastjsonschema.compile(schema)
+    return compiled
+
+
+def validate(dialect: Dialect, action: str, direction: Direction, payload: Any) -> None:
+    """Check one payload against its official schema.
+
+    Args:
+        dialect: whose schemas apply (1.6 over SOAP uses the 1.6 JSON schemas).
+        action: the OCPP action, e.g. "BootNotification".
+        direction: "request" for a CALL payload, "response" for a CALLRESULT payload.
+        payload: the decoded JSON payload.
+
+    Raises:
+        NotImplementedAction: the action does not exist in that OCPP version.
+        RemoteError: the subclass naming the violated constraint (type, occurrence, property, format).
+    """
+    if action not in actions(dialect):
+        raise NotImplementedAction(f"{action} is not an OCPP {dialect.json_family} action")
+    try:
+        _validator(dialect.json_family, action, direction)(payload)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        error = _RULE_ERRORS.get(exc.rule or "", FormatViolation)
+        raise error(f"{action} {direction}: {exc.message}") from None

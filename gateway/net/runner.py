@@ -1,0 +1,256 @@
+"""SessionRunner: one charger connection, its upstream leg, and the ChargerSession between them.
+
+The runner decides nothing about the protocol: it feeds frames, link events and the clock to the
+session and carries out the commands that come back, in order, under one lock per charger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from functools import partial
+from typing import Final
+
+from aiohttp import WSMsgType, web
+
+from gateway.core import backoff
+from gateway.core.dialects import Dialect
+from gateway.core.ocppj import CallError
+from gateway.core.session import ChargerSession, Command, Completed, Dropped, Leg, Received, Refused, Send
+from gateway.errors import RemoteError, SchemaViolation
+from gateway.metrics import action_label
+from gateway.net import upstream as upstream_mod
+from gateway.net.context import ChargerLog, GatewayContext
+
+log = logging.getLogger(__name__)
+
+#: RFC 6455 section 7.4.1: codes an endpoint may not put in a Close frame itself.
+_RESERVED_CLOSE_CODES: Final = frozenset({1005, 1006, 1015})
+CLOSE_GOING_AWAY: Final = 1001
+CLOSE_POLICY: Final = 1008
+CLOSE_TRY_AGAIN_LATER: Final = 1013
+_BINARY: Final = "OCPP-J frames must be WebSocket text frames"
+
+
+def _head(data: bytes) -> str:
+    return bytes(data[:128]).decode("utf-8", "replace")
+
+
+class SessionRunner:
+    """Runs one charger connection until either side closes it."""
+
+    def __init__(self, ctx: GatewayContext, charge_box_id: str, dialect: Dialect, ws: web.WebSocketResponse) -> None:
+        self.charge_box_id = charge_box_id
+        self.dialect = dialect
+        self.log = ChargerLog(log, charge_box_id)
+        self._ctx = ctx
+        self._ws = ws
+        self._upstream: upstream_mod.Socket | None = None
+        config = ctx.config
+        self._session = ChargerSession(
+            dialect,
+            config.upstream.dialect,
+            ctx.translator_for(dialect),
+            charger_timeout=config.listen.response_timeout,
+            csms_timeout=config.upstream.response_timeout,
+            max_queued=config.limits.max_queued_calls,
+            max_frame=config.limits.max_frame_bytes,
+        )
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        self._closing = False
+        self.done = asyncio.Event()
+
+    async def run(self) -> None:
+        """Serve the charger until it or the CSMS goes away; always leaves both sockets closed."""
+        metrics = self._ctx.metrics
+        metrics.chargers_connected.labels(self.dialect).inc()
+        try:
+            await self._serve()
+        except Exception:
+            metrics.internal_errors.inc()
+            self.log.exception("unexpected error; closing the connection")
+        finally:
+            self._closing = True
+            if self._timer is not None:
+                self._timer.cancel()
+            await self._close_upstream(CLOSE_GOING_AWAY, "charger disconnected")
+            if not self._ws.closed:
+                await self._ws.close(code=CLOSE_GOING_AWAY, message=b"gateway closing")
+            metrics.chargers_connected.labels(self.dialect).dec()
+            self.log.info("disconnected (code %s)", self._ws.close_code)
+            self.done.set()
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the charger's socket (replaced, shutting down) and wait until the runner is done."""
+        self._closing = True
+        if not self._ws.closed:
+            await self._ws.close(code=code, message=reason.encode()[:123])
+        await self.done.wait()
+
+    async def _serve(self) -> None:
+        try:
+            first = await self._dial()
+        except upstream_mod.UpstreamRefused as exc:
+            return await self._refuse_charger(CLOSE_POLICY, str(exc))
+        except upstream_mod.UpstreamUnreachable as exc:
+            return await self._refuse_charger(CLOSE_TRY_AGAIN_LATER, str(exc))
+        async with asyncio.TaskGroup() as tasks:
+            self._tasks = tasks
+            upstream_task = tasks.create_task(self._upstream_loop(first))
+            await self._downstream_loop()
+            self._closing = True
+            upstream_task.cancel()
+
+    async def _refuse_charger(self, code: int, reason: str) -> None:
+        self.log.warning("upstream connection failed, closing the charger: %s", reason)
+        await self._ws.close(code=code, message=reason.encode()[:123])
+
+    # ---- charger leg --------------------------------------------------------------------
+
+    async def _downstream_loop(self) -> None:
+        async for msg in self._ws:
+            if msg.type is WSMsgType.TEXT:
+                await self._feed(partial(self._session.receive, Leg.CHARGER, msg.data))
+            elif msg.type is WSMsgType.BINARY:
+                await self._feed(partial(self._session.receive_unreadable, Leg.CHARGER, _head(msg.data), _BINARY))
+            elif msg.type is WSMsgType.ERROR:
+                self.log.warning("charger connection error: %s", self._ws.exception())
+
+    # ---- CSMS leg -----------------------------------------------------------------------
+
+    async def _dial(self) -> upstream_mod.Socket:
+        ctx = self._ctx
+        try:
+            return await upstream_mod.dial(ctx.http, ctx.config, self.charge_box_id, ctx.upstream_tls)
+        except upstream_mod.UpstreamRefused:
+            ctx.metrics.upstream_failures.labels("refused").inc()
+            raise
+        except upstream_mod.UpstreamUnreachable as exc:
+            ctx.metrics.upstream_failures.labels(exc.reason).inc()
+            raise
+
+    async def _upstream_loop(self, ws: upstream_mod.Socket | None) -> None:
+        while ws is not None:
+            self._upstream = ws
+            self._ctx.metrics.upstream_connected.inc()
+            self.log.info("upstream connected (%s)", self._ctx.config.upstream.dialect)
+            try:
+                await self._feed(partial(self._session.leg_up, Leg.CSMS))
+                clean = await self._read_upstream(ws)
+            finally:
+                self._ctx.metrics.upstream_connected.dec()
+            await self._feed(partial(self._session.leg_down, Leg.CSMS))
+            if clean:
+                code = ws.close_code or CLOSE_GOING_AWAY
+                self.log.info("CSMS closed the connection (code %s); closing the charger", code)
+                await self._ws.close(code=code if code not in _RESERVED_CLOSE_CODES else CLOSE_GOING_AWAY,
+                                     message=b"CSMS closed the connection")
+                return
+            self.log.warning("upstream connection lost (code %s); reconnecting", ws.close_code)
+            ws = await self._reconnect()
+
+    async def _read_upstream(self, ws: upstream_mod.Socket) -> bool:
+        """Read until the connection ends; True if the CSMS closed it with a Close frame."""
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                await self._feed(partial(self._session.receive, Leg.CSMS, msg.data))
+            elif msg.type is WSMsgType.BINARY:
+                await self._feed(partial(self._session.receive_unreadable, Leg.CSMS, _head(msg.data), _BINARY))
+            elif msg.type is WSMsgType.ERROR:
+                self.log.warning("upstream connection error: %s", ws.exception())
+        # aiohttp yields CLOSE (ending the loop) only for a Close frame the peer sent.
+        return ws.close_code is not None and ws.close_code not in _RESERVED_CLOSE_CODES and not self._closing
+
+    async def _reconnect(self) -> upstream_mod.Socket | None:
+        config = self._ctx.config.upstream
+        delays = backoff.delays(config.reconnect_initial_delay, config.reconnect_max_delay, random.uniform)
+        while not self._closing:
+            await asyncio.sleep(next(delays))
+            if self._closing:
+                return None
+            try:
+                ws = await self._dial()
+            except upstream_mod.UpstreamRefused as exc:
+                await self._refuse_charger(CLOSE_POLICY, str(exc))
+                return None
+            except upstream_mod.UpstreamUnreachable as exc:
+                self.log.info("upstream still unavailable: %s", exc)
+                continue
+            self._ctx.metrics.upstream_reconnects.inc()
+            return ws
+        return None
+
+    async def _close_upstream(self, code: int, reason: str) -> None:
+        ws = self._upstream
+        if ws is not None and not ws.closed:
+            await ws.close(code=code, message=reason.encode())
+
+    # ---- feeding the session and carrying out its commands ------------------------------
+
+    async def _feed(self, event: Callable[[float], None]) -> None:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            event(loop.time())
+            for command in self._session.commands():
+                await self._execute(command)
+            self._schedule_tick(loop)
+
+    async def _execute(self, command: Command) -> None:
+        metrics = self._ctx.metrics
+        match command:
+            case Send(leg, text, message, action):
+                ws = self._ws if leg is Leg.CHARGER else self._upstream
+                dialect = self._leg_dialect(leg)
+                if ws is None or ws.closed:
+                    self.log.warning("cannot send %s %s: %s leg is closed", action, message.kind, leg)
+                    return
+                await ws.send_str(text)
+                metrics.messages.labels(leg, "out", dialect, action_label(dialect, action), message.kind).inc()
+                if isinstance(message, CallError):
+                    metrics.call_errors.labels(leg, message.error_code).inc()
+                if self.log.isEnabledFor(logging.DEBUG):
+                    self.log.debug("> %s %s", leg, text)
+            case Received(leg, kind, action):
+                dialect = self._leg_dialect(leg)
+                metrics.messages.labels(leg, "in", dialect, action_label(dialect, action), kind).inc()
+            case Completed(action, origin, seconds, outcome):
+                metrics.call_duration.labels(origin, outcome).observe(seconds)
+            case Refused(leg, action, error):
+                self._log_refusal(leg, action, error)
+            case Dropped(leg, unique_id, late):
+                metrics.replies_dropped.labels(leg, "late" if late else "unknown").inc()
+                self.log.info("dropped %s reply %s from the %s: no call outstanding with that id",
+                              "late" if late else "unknown", unique_id, leg)
+
+    def _log_refusal(self, leg: Leg, action: str, error: Exception) -> None:
+        metrics = self._ctx.metrics
+        dialect = self._leg_dialect(leg)
+        if isinstance(error, SchemaViolation):
+            target = self._leg_dialect(leg.other)
+            metrics.schema_violations.labels("emitted", target, action_label(dialect, action)).inc()
+            self.log.error("refused %s from the %s: %s", action or "frame", leg, error)
+            return
+        if isinstance(error, RemoteError) and error.ocpp_code.endswith(("ConstraintViolation", "FormatViolation")):
+            metrics.schema_violations.labels("inbound", dialect, action_label(dialect, action)).inc()
+        self.log.warning("refused %s from the %s: %s", action or "frame", leg, error)
+
+    def _leg_dialect(self, leg: Leg) -> Dialect:
+        return self.dialect if leg is Leg.CHARGER else self._ctx.config.upstream.dialect
+
+    def _schedule_tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        deadline = self._session.next_deadline()
+        if self._timer is not None and (deadline is None or self._timer.when() != deadline):
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None and self._timer is None and self._tasks is not None and not self._closing:
+            self._timer = loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._tasks is not None and not self._closing:
+            self._tasks.create_task(self._feed(self._session.tick))
+

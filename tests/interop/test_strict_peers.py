@@ -1,0 +1,34 @@
+"""An independent OCPP-J implementation (ocpp-rpc in strict mode) runs full sessions through the gateway."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GatewayFactory, charger_url
+from tests.interop.conftest_helpers import run_charger, run_csms, stop_csms
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.mark.parametrize("dialect", ["ocpp1.6", "ocpp2.0.1"])
+async def test_strict_session_passes_through_with_no_violation(
+    dialect: str, tmp_path: Path, start_gateway: GatewayFactory
+) -> None:
+    """A strict charger and a strict CSMS complete a full session, both directions, with 0 violations."""
+    csms_dir = tmp_path / "csms"
+    csms_dir.mkdir()
+    process, port = await run_csms(csms_dir)
+    try:
+        gateway = await start_gateway(f"ws://127.0.0.1:{port}/ocpp", dialect)
+        charger = await run_charger(charger_url(gateway), "STRICT1", dialect)
+    finally:
+        lines = await stop_csms(process, csms_dir)
+    summaries = [line for line in lines if line.get("event") == "summary"]
+    assert charger["violations"] == 0 and charger["errors"] == [], charger["errors"]
+    assert [(s["violations"], s["errors"], s["protocol"]) for s in summaries] == [(0, [], dialect)]
+    assert summaries[0]["calls_out"] > 5 and charger["calls_out"] > 5, "CSMS-initiated and charger calls ran"
+    sent = {e["id"] for e in charger["events"] if e.get("event") == "call" and e.get("dir") == "out"}
+    received = {line["id"] for line in lines if line.get("event") == "call" and line.get("dir") == "in"}
+    assert sent == received, "message ids pass through unchanged"
