@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+Json = dict[str, Any]  # a decoded JSON object
 
 OCPP16 = "ocpp1.6"
 OCPP201 = "ocpp2.0.1"
@@ -35,7 +38,7 @@ class _SecondClock:
         sec = int(time.time())
         if sec != self._sec:
             self._sec = sec
-            self._text = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            self._text = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return self._text
 
 
@@ -44,62 +47,82 @@ CLOCK = _SecondClock()
 
 # --- charger -> CSMS requests -------------------------------------------------
 
-def _meter_values_16(ts: str, energy_wh: float) -> dict:
+
+def _meter_values_16(ts: str, energy_wh: float) -> Json:
     # OCPP 1.6 sampled values are strings; unit/measurand are enums.
     return {
         "connectorId": 1,
         "transactionId": 1,
-        "meterValue": [{
-            "timestamp": ts,
-            "sampledValue": [
-                {"value": f"{energy_wh:.1f}", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                {"value": "7360.0", "measurand": "Power.Active.Import", "unit": "W"},
-                {"value": "32.0", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
-                {"value": "230.0", "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
-            ],
-        }],
+        "meterValue": [
+            {
+                "timestamp": ts,
+                "sampledValue": [
+                    {"value": f"{energy_wh:.1f}", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                    {"value": "7360.0", "measurand": "Power.Active.Import", "unit": "W"},
+                    {"value": "32.0", "measurand": "Current.Import", "phase": "L1", "unit": "A"},
+                    {"value": "230.0", "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
+                ],
+            }
+        ],
     }
 
 
-def _meter_values_201(ts: str, energy_wh: float) -> dict:
+def _meter_values_201(ts: str, energy_wh: float) -> Json:
     # OCPP 2.0.1 sampled values are numbers and carry unitOfMeasure objects.
     return {
         "evseId": 1,
-        "meterValue": [{
-            "timestamp": ts,
-            "sampledValue": [
-                {"value": round(energy_wh, 1), "measurand": "Energy.Active.Import.Register",
-                 "unitOfMeasure": {"unit": "Wh"}},
-                {"value": 7360.0, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}},
-                {"value": 32.0, "measurand": "Current.Import", "phase": "L1", "unitOfMeasure": {"unit": "A"}},
-                {"value": 230.0, "measurand": "Voltage", "phase": "L1-N", "unitOfMeasure": {"unit": "V"}},
-            ],
-        }],
+        "meterValue": [
+            {
+                "timestamp": ts,
+                "sampledValue": [
+                    {
+                        "value": round(energy_wh, 1),
+                        "measurand": "Energy.Active.Import.Register",
+                        "unitOfMeasure": {"unit": "Wh"},
+                    },
+                    {"value": 7360.0, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "W"}},
+                    {"value": 32.0, "measurand": "Current.Import", "phase": "L1", "unitOfMeasure": {"unit": "A"}},
+                    {"value": 230.0, "measurand": "Voltage", "phase": "L1-N", "unitOfMeasure": {"unit": "V"}},
+                ],
+            }
+        ],
     }
 
 
-_REQUESTS: dict[str, dict[str, Callable[[str, float], dict]]] = {
+_REQUESTS: dict[str, dict[str, Callable[[str, float], Json]]] = {
     OCPP16: {
-        "BootNotification": lambda ts, e: {"chargePointVendor": "Bench", "chargePointModel": "LoadGen-1",
-                                           "firmwareVersion": "1.0.0"},
+        "BootNotification": lambda ts, e: {
+            "chargePointVendor": "Bench",
+            "chargePointModel": "LoadGen-1",
+            "firmwareVersion": "1.0.0",
+        },
         "Heartbeat": lambda ts, e: {},
-        "StatusNotification": lambda ts, e: {"connectorId": 1, "errorCode": "NoError",
-                                             "status": "Charging", "timestamp": ts},
+        "StatusNotification": lambda ts, e: {
+            "connectorId": 1,
+            "errorCode": "NoError",
+            "status": "Charging",
+            "timestamp": ts,
+        },
         "MeterValues": _meter_values_16,
     },
     OCPP201: {
-        "BootNotification": lambda ts, e: {"chargingStation": {"model": "LoadGen-1", "vendorName": "Bench",
-                                                               "firmwareVersion": "1.0.0"},
-                                           "reason": "PowerUp"},
+        "BootNotification": lambda ts, e: {
+            "chargingStation": {"model": "LoadGen-1", "vendorName": "Bench", "firmwareVersion": "1.0.0"},
+            "reason": "PowerUp",
+        },
         "Heartbeat": lambda ts, e: {},
-        "StatusNotification": lambda ts, e: {"timestamp": ts, "connectorStatus": "Occupied",
-                                             "evseId": 1, "connectorId": 1},
+        "StatusNotification": lambda ts, e: {
+            "timestamp": ts,
+            "connectorStatus": "Occupied",
+            "evseId": 1,
+            "connectorId": 1,
+        },
         "MeterValues": _meter_values_201,
     },
 }
 
 
-def request_payload(dialect: str, action: str, ts: str, energy_wh: float = 12345.6) -> dict:
+def request_payload(dialect: str, action: str, ts: str, energy_wh: float = 12345.6) -> Json:
     """Schema-valid request payload (exposed for the schema self-check)."""
     return _REQUESTS[dialect][action](ts, energy_wh)
 
@@ -130,7 +153,7 @@ class RequestFrames:
 # --- CSMS -> charger responses -------------------------------------------------
 
 # Bodies that do not depend on time, per dialect. Time-dependent ones are below.
-_STATIC_RESPONSES: dict[str, dict[str, dict]] = {
+_STATIC_RESPONSES: dict[str, dict[str, Json]] = {
     OCPP16: {
         "StatusNotification": {},
         "MeterValues": {},
@@ -156,7 +179,7 @@ _STATIC_RESPONSES: dict[str, dict[str, dict]] = {
 BOOT_INTERVAL_S = 300
 
 
-def _timed_responses(ts: str) -> dict[str, dict]:
+def _timed_responses(ts: str) -> dict[str, Json]:
     # Same shape in 1.6 and 2.0.1.
     return {
         "BootNotification": {"status": "Accepted", "currentTime": ts, "interval": BOOT_INTERVAL_S},
@@ -164,7 +187,7 @@ def _timed_responses(ts: str) -> dict[str, dict]:
     }
 
 
-def response_payload(dialect: str, action: str, ts: str) -> dict | None:
+def response_payload(dialect: str, action: str, ts: str) -> Json | None:
     """Schema-valid response payload, or None if the sink does not implement `action`."""
     timed = _timed_responses(ts)
     if action in timed:
@@ -177,8 +200,7 @@ class ResponseBodies:
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self._static = {a: json.dumps(p, separators=(",", ":"))
-                        for a, p in _STATIC_RESPONSES[dialect].items()}
+        self._static = {a: json.dumps(p, separators=(",", ":")) for a, p in _STATIC_RESPONSES[dialect].items()}
         self._sec = ""
         self._timed: dict[str, str] = {}
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -27,15 +28,17 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import aiohttp
-import yaml
-
 import procstat
+import yaml
 from bench_frames import OCPP16, OCPP201
+
+Json = dict[str, Any]  # a decoded JSON object
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -44,12 +47,12 @@ PY = sys.executable
 
 @dataclass(frozen=True)
 class Scenario:
-    mode: str               # "load" (calls/s, latency, CPU) or "idle" (memory per connection)
-    charger_dialect: str    # what the simulated chargers speak
-    upstream_dialect: str   # what the SUT must speak to the sink (differs => translation)
-    chargers: int           # default --chargers
-    seconds: float          # default --seconds (load window, or idle CPU window)
-    driver: str = "ocppj"   # loadgen family; a SOAP scenario would add a "soap" driver
+    mode: str  # "load" (calls/s, latency, CPU) or "idle" (memory per connection)
+    charger_dialect: str  # what the simulated chargers speak
+    upstream_dialect: str  # what the SUT must speak to the sink (differs => translation)
+    chargers: int  # default --chargers
+    seconds: float  # default --seconds (load window, or idle CPU window)
+    driver: str = "ocppj"  # loadgen family; a SOAP scenario would add a "soap" driver
     note: str = ""
 
 
@@ -73,26 +76,37 @@ class Ports:
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 # --- systems under test ---------------------------------------------------------
 
+
 def relay_cmd(ports: Ports, sc: Scenario, workdir: Path, args: argparse.Namespace) -> list[str]:
-    return [PY, str(BENCH / "relay.py"), "--listen-port", str(ports.listen),
-            "--upstream-url", f"ws://127.0.0.1:{ports.sink}/ocpp", "--max-seconds", str(args.max_seconds)]
+    return [
+        PY,
+        str(BENCH / "relay.py"),
+        "--listen-port",
+        str(ports.listen),
+        "--upstream-url",
+        f"ws://127.0.0.1:{ports.sink}/ocpp",
+        "--max-seconds",
+        str(args.max_seconds),
+    ]
 
 
 def gateway_cmd(ports: Ports, sc: Scenario, workdir: Path, args: argparse.Namespace) -> list[str]:
-    config: dict = {}
+    config: Json = {}
     if args.gateway_config:  # a template for keys the bench does not know about
         config = yaml.safe_load(Path(args.gateway_config).read_text()) or {}
-    config.update({
-        "listen": {"host": "127.0.0.1", "port": ports.listen},
-        "upstream": {"url": f"ws://127.0.0.1:{ports.sink}/ocpp", "dialect": sc.upstream_dialect},
-        "admin": {"host": "127.0.0.1", "port": ports.admin},
-        "state": {"path": str(workdir / "gateway-state.sqlite")},
-    })
+    config.update(
+        {
+            "listen": {"host": "127.0.0.1", "port": ports.listen},
+            "upstream": {"url": f"ws://127.0.0.1:{ports.sink}/ocpp", "dialect": sc.upstream_dialect},
+            "admin": {"host": "127.0.0.1", "port": ports.admin},
+            "state": {"path": str(workdir / "gateway-state.sqlite")},
+        }
+    )
     path = workdir / "gateway.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return [PY, "-m", "gateway", "run", "--config", str(path)]
@@ -111,6 +125,7 @@ SUTS: dict[str, Sut] = {
 
 
 # --- process helpers -------------------------------------------------------------
+
 
 async def wait_tcp(port: int, timeout: float, proc: asyncio.subprocess.Process) -> None:
     deadline = time.monotonic() + timeout
@@ -137,7 +152,7 @@ async def wait_health(port: int, path: str, timeout: float, proc: asyncio.subpro
                 async with http.get(f"http://127.0.0.1:{port}{path}") as resp:
                     if resp.status == 200:
                         return
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError(f"{path} on port {port} not 200 after {timeout}s")
@@ -148,7 +163,7 @@ async def stop(proc: asyncio.subprocess.Process, grace: float = 5.0) -> int:
         proc.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
     return proc.returncode if proc.returncode is not None else -1
@@ -163,33 +178,61 @@ def tail(path: Path, n: int = 15) -> str:
 
 # --- one measured run --------------------------------------------------------------
 
+
 def loadgen_cmd(sc: Scenario, ports: Ports, args: argparse.Namespace, round_no: int) -> list[str]:
     if sc.driver != "ocppj":
         raise NotImplementedError(f"no load generator for driver {sc.driver!r} yet")
-    cmd = [PY, str(BENCH / "loadgen.py"), "--url", f"ws://127.0.0.1:{ports.listen}/ocpp",
-           "--dialect", sc.charger_dialect, "--chargers", str(args.chargers),
-           "--id-prefix", f"R{round_no}CP", "--seed", str(round_no)]
+    cmd = [
+        PY,
+        str(BENCH / "loadgen.py"),
+        "--url",
+        f"ws://127.0.0.1:{ports.listen}/ocpp",
+        "--dialect",
+        sc.charger_dialect,
+        "--chargers",
+        str(args.chargers),
+        "--id-prefix",
+        f"R{round_no}CP",
+        "--seed",
+        str(round_no),
+    ]
     if sc.mode == "idle":
         # Hold long enough for settle + CPU window; compare.py ends it earlier via stdin.
-        return cmd + ["--mode", "idle", "--hold", str(args.seconds + args.settle + 60)]
-    cmd += ["--seconds", str(args.seconds), "--warmup", str(args.warmup), "--rate", str(args.rate),
-            "--pipeline", str(args.pipeline)]
+        return [*cmd, "--mode", "idle", "--hold", str(args.seconds + args.settle + 60)]
+    cmd += [
+        "--seconds",
+        str(args.seconds),
+        "--warmup",
+        str(args.warmup),
+        "--rate",
+        str(args.rate),
+        "--pipeline",
+        str(args.pipeline),
+    ]
     if args.calls:
         cmd += ["--calls", str(args.calls)]
     return cmd
 
 
-async def measure(name: str, sut: Sut, sc: Scenario, args: argparse.Namespace,
-                  sink_pid: int, sink_port: int, workdir: Path, round_no: int) -> dict:
+async def measure(
+    name: str,
+    sut: Sut,
+    sc: Scenario,
+    args: argparse.Namespace,
+    sink_pid: int,
+    sink_port: int,
+    workdir: Path,
+    round_no: int,
+) -> Json:
     ports = Ports(sink_port, free_port(), free_port())
     rundir = workdir / f"{name}-r{round_no}"
     rundir.mkdir()
     sut_log = rundir / "sut.log"
     with sut_log.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            *sut.command(ports, sc, rundir, args), cwd=REPO, stdin=asyncio.subprocess.DEVNULL,
-            stdout=log, stderr=log)
-    out: dict = {"sut": name, "round": round_no}
+            *sut.command(ports, sc, rundir, args), cwd=REPO, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    out: Json = {"sut": name, "round": round_no}
     try:
         await wait_tcp(ports.listen, args.ready_timeout, proc)
         if sut.health_path:
@@ -209,15 +252,20 @@ async def measure(name: str, sut: Sut, sc: Scenario, args: argparse.Namespace,
     return out
 
 
-async def drive(pid: int, sc: Scenario, ports: Ports, args: argparse.Namespace,
-                sink_pid: int, rundir: Path, round_no: int) -> dict:
+async def drive(
+    pid: int, sc: Scenario, ports: Ports, args: argparse.Namespace, sink_pid: int, rundir: Path, round_no: int
+) -> Json:
     lg_log = rundir / "loadgen.log"
     with lg_log.open("wb") as log:
         lg = await asyncio.create_subprocess_exec(
-            *loadgen_cmd(sc, ports, args, round_no), cwd=REPO, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=log)
+            *loadgen_cmd(sc, ports, args, round_no),
+            cwd=REPO,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+        )
     assert lg.stdout is not None and lg.stdin is not None
-    out: dict = {}
+    out: Json = {}
     mark: dict[str, float] = {}
     budget = args.warmup + args.seconds + args.settle + 120 + args.chargers / 50
     deadline = time.monotonic() + budget
@@ -227,7 +275,7 @@ async def drive(pid: int, sc: Scenario, ports: Ports, args: argparse.Namespace,
             if not line:
                 break
             kind, _, rest = line.decode().strip().partition(" ")
-            phase, _, data = rest.partition(" ")
+            phase = rest.partition(" ")[0]
             if kind == "RESULT":
                 out["loadgen"] = json.loads(rest)
             elif phase == "measure-start":
@@ -249,7 +297,7 @@ async def drive(pid: int, sc: Scenario, ports: Ports, args: argparse.Namespace,
                 lg.stdin.write(b"stop\n")
                 await lg.stdin.drain()
         await asyncio.wait_for(lg.wait(), 30)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         out["error"] = f"loadgen did not finish within {budget:.0f}s"
     finally:
         if lg.returncode is None:
@@ -263,21 +311,29 @@ async def drive(pid: int, sc: Scenario, ports: Ports, args: argparse.Namespace,
 
 
 def sample(pid: int, sink_pid: int, lg_pid: int) -> dict[str, float]:
-    return {"t": time.monotonic(), "sut": procstat.cpu_seconds(pid),
-            "sink": procstat.cpu_seconds(sink_pid), "lg": procstat.cpu_seconds(lg_pid)}
+    return {
+        "t": time.monotonic(),
+        "sut": procstat.cpu_seconds(pid),
+        "sink": procstat.cpu_seconds(sink_pid),
+        "lg": procstat.cpu_seconds(lg_pid),
+    }
 
 
 def window(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     dt = b["t"] - a["t"]
-    return {"cpu_s": b["sut"] - a["sut"], "cpu_window_s": dt,
-            "sut_cpu_pct": 100 * (b["sut"] - a["sut"]) / dt,
-            "sink_cpu_pct": 100 * (b["sink"] - a["sink"]) / dt,
-            "lg_cpu_pct": 100 * (b["lg"] - a["lg"]) / dt}
+    return {
+        "cpu_s": b["sut"] - a["sut"],
+        "cpu_window_s": dt,
+        "sut_cpu_pct": 100 * (b["sut"] - a["sut"]) / dt,
+        "sink_cpu_pct": 100 * (b["sink"] - a["sink"]) / dt,
+        "lg_cpu_pct": 100 * (b["lg"] - a["lg"]) / dt,
+    }
 
 
 # --- reporting ---------------------------------------------------------------------
 
-def metrics(sc: Scenario, r: dict) -> dict[str, float | None]:
+
+def metrics(sc: Scenario, r: Json) -> dict[str, float | None]:
     """The reported numbers of one run; None when the run failed."""
     if "error" in r:
         return {}
@@ -315,15 +371,22 @@ def fmt(v: float | None) -> str:
     return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
-def report(sc_name: str, sc: Scenario, labels: tuple[str, str], runs: list[dict], args: argparse.Namespace) -> str:
+def report(sc_name: str, sc: Scenario, labels: tuple[str, str], runs: list[Json], args: argparse.Namespace) -> str:
     base, sut = labels
-    lines = [f"### {sc_name}: {sc.note}", "",
-             f"{args.chargers} chargers, {sc.charger_dialect} -> SUT -> {sc.upstream_dialect}, "
-             + (f"{args.seconds:g}s idle CPU window" if sc.mode == "idle" else
-                f"{args.seconds:g}s window after {args.warmup:g}s warm-up, pipeline={args.pipeline}, "
-                f"rate={'max' if not args.rate else args.rate}")
-             + f"; {args.rounds} alternating rounds; {platform.python_implementation()} "
-             f"{platform.python_version()}, aiohttp {aiohttp.__version__}, {_cores()} cores.", ""]
+    lines = [
+        f"### {sc_name}: {sc.note}",
+        "",
+        f"{args.chargers} chargers, {sc.charger_dialect} -> SUT -> {sc.upstream_dialect}, "
+        + (
+            f"{args.seconds:g}s idle CPU window"
+            if sc.mode == "idle"
+            else f"{args.seconds:g}s window after {args.warmup:g}s warm-up, pipeline={args.pipeline}, "
+            f"rate={'max' if not args.rate else args.rate}"
+        )
+        + f"; {args.rounds} alternating rounds; {platform.python_implementation()} "
+        f"{platform.python_version()}, aiohttp {aiohttp.__version__}, {_cores()} cores.",
+        "",
+    ]
     per = [(r, metrics(sc, r)) for r in runs]
     keys = next((list(m) for _, m in per if m), [])
     # Median per metric over rounds: robust to one noisy round on a shared 2-core box.
@@ -354,19 +417,37 @@ def _cores() -> int:
 
 # --- main --------------------------------------------------------------------------
 
+
 async def run(args: argparse.Namespace) -> int:
     sc = SCENARIOS[args.scenario]
     base_name, sut_name = "relay", args.sut
     labels = (base_name, sut_name if sut_name != base_name else "relay(as SUT)")
-    with tempfile.TemporaryDirectory(prefix="ocpp-bench-") as tmp:
+    # Logs and gateway config/state live outside the repo; --keep-logs leaves them for inspection.
+    tmp_cm = (
+        contextlib.nullcontext(tempfile.mkdtemp(prefix="ocpp-bench-"))
+        if args.keep_logs
+        else tempfile.TemporaryDirectory(prefix="ocpp-bench-")
+    )
+    with tmp_cm as tmp:
         workdir = Path(tmp)
+        if args.keep_logs:
+            print(f"logs kept in {workdir}", file=sys.stderr)
         sink_port = free_port()
         sink_log = workdir / "sink.log"
         with sink_log.open("wb") as log:
             sink = await asyncio.create_subprocess_exec(
-                PY, str(BENCH / "sink.py"), "--port", str(sink_port), "--max-seconds", str(args.max_seconds),
-                cwd=REPO, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log)
-        runs: list[dict] = []
+                PY,
+                str(BENCH / "sink.py"),
+                "--port",
+                str(sink_port),
+                "--max-seconds",
+                str(args.max_seconds),
+                cwd=REPO,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        runs: list[Json] = []
         try:
             await wait_tcp(sink_port, args.ready_timeout, sink)
             for rnd in range(1, args.rounds + 1):
@@ -376,8 +457,11 @@ async def run(args: argparse.Namespace) -> int:
                     r = await measure(label, SUTS[key], sc, args, sink.pid, sink_port, workdir, rnd)
                     runs.append(r)
                     m = metrics(sc, r)
-                    print("    " + (", ".join(f"{k}={fmt(v)}" for k, v in m.items()) or r.get("error", "?")),
-                          file=sys.stderr, flush=True)
+                    print(
+                        "    " + (", ".join(f"{k}={fmt(v)}" for k, v in m.items()) or r.get("error", "?")),
+                        file=sys.stderr,
+                        flush=True,
+                    )
         finally:
             await stop(sink)
         print(report(args.scenario, sc, labels, runs, args))
@@ -390,8 +474,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", choices=sorted(SCENARIOS), default="passthrough16")
     ap.add_argument("--chargers", type=int, default=None, help="default depends on the scenario")
-    ap.add_argument("--seconds", type=float, default=None,
-                    help="load: measurement window; idle: CPU window while holding (scenario default)")
+    ap.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="load: measurement window; idle: CPU window while holding (scenario default)",
+    )
     ap.add_argument("--rounds", type=int, default=2, help="rounds per system (each round: relay, then SUT)")
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--calls", type=int, default=None, help="load: end the window after this many calls")
@@ -401,8 +489,13 @@ def main() -> int:
     ap.add_argument("--ready-timeout", type=float, default=30.0)
     ap.add_argument("--gateway-config", default=None, help="YAML template merged under the bench's keys")
     ap.add_argument("--json-out", default=None, help="also write raw per-run data here")
-    ap.add_argument("--max-seconds", type=float, default=1800.0,
-                    help="self-exit timer passed to sink/relay so nothing outlives a crashed bench")
+    ap.add_argument("--keep-logs", action="store_true", help="keep SUT/loadgen logs and configs (path printed)")
+    ap.add_argument(
+        "--max-seconds",
+        type=float,
+        default=1800.0,
+        help="self-exit timer passed to sink/relay so nothing outlives a crashed bench",
+    )
     # Hidden: measure the relay against itself while the gateway does not exist yet.
     ap.add_argument("--sut", choices=sorted(SUTS), default="gateway", help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -34,11 +35,13 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType
-
 from bench_frames import DEFAULT_MIX, DIALECTS, OCPP16, RequestFrames
+
+Json = dict[str, Any]  # a decoded JSON object
 
 # Responses are `[3,"id",...]` or `[4,"id",...]`; a regex is much cheaper than
 # json.loads and the ids are ours (digits only), so no escapes to worry about.
@@ -46,7 +49,7 @@ _REPLY_HEAD = re.compile(r'\[\s*([234])\s*,\s*"([^"]*)"')
 perf = time.perf_counter
 
 
-def emit(kind: str, name: str, data: dict | None = None) -> None:
+def emit(kind: str, name: str, data: Json | None = None) -> None:
     """One machine-readable line on stdout for compare.py."""
     line = f"{kind} {name}" if data is None else f"{kind} {name} {json.dumps(data)}"
     print(line, flush=True)
@@ -60,10 +63,10 @@ class Run:
     measuring: bool = False
     stopping: bool = False
     latencies: list[float] = field(default_factory=list)
-    call_errors: int = 0      # CALLERROR received in the window
-    timeouts: int = 0         # no reply within --call-timeout (whole run)
-    disconnects: int = 0      # connection lost while not stopping (whole run)
-    server_calls: int = 0     # CALLs sent to the charger by the server (unexpected here)
+    call_errors: int = 0  # CALLERROR received in the window
+    timeouts: int = 0  # no reply within --call-timeout (whole run)
+    disconnects: int = 0  # connection lost while not stopping (whole run)
+    server_calls: int = 0  # CALLs sent to the charger by the server (unexpected here)
     window_full: asyncio.Event = field(default_factory=asyncio.Event)
 
     def record(self, latency: float, is_error: bool) -> None:
@@ -94,8 +97,11 @@ class Charger:
     async def connect(self, session: aiohttp.ClientSession) -> None:
         async with asyncio.timeout(self.args.connect_timeout):
             self.ws = await session.ws_connect(
-                self.url, protocols=(self.args.dialect,), max_msg_size=1 << 20,
-                timeout=aiohttp.ClientWSTimeout(ws_close=2.0))
+                self.url,
+                protocols=(self.args.dialect,),
+                max_msg_size=1 << 20,
+                timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
+            )
         if self.ws.protocol != self.args.dialect:
             await self.ws.close()
             raise ConnectionError(f"server chose subprotocol {self.ws.protocol!r}")
@@ -177,8 +183,9 @@ async def _worker(ch: Charger, run: Run, interval: float | None) -> None:
         run.record(latency, kind == 4)
 
 
-async def _connect_and_boot(ch: Charger, session: aiohttp.ClientSession,
-                            gate: asyncio.Semaphore, connect_lat: list[float]) -> bool:
+async def _connect_and_boot(
+    ch: Charger, session: aiohttp.ClientSession, gate: asyncio.Semaphore, connect_lat: list[float]
+) -> bool:
     async with gate:
         t0 = perf()
         try:
@@ -225,14 +232,14 @@ async def _wait_stop_line(hold: float) -> None:
             pass  # e.g. stdin is /dev/null: epoll refuses it; fall back to the timer
     try:
         await asyncio.wait_for(got.wait(), timeout=hold)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     finally:
         if watching:
             loop.remove_reader(fd)
 
 
-async def run_load(args: argparse.Namespace) -> dict:
+async def run_load(args: argparse.Namespace) -> Json:
     run = Run(calls_target=args.calls)
     chargers = [Charger(i, args, run) for i in range(args.chargers)]
     connect_lat: list[float] = []
@@ -241,13 +248,18 @@ async def run_load(args: argparse.Namespace) -> dict:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         t_conn = perf()
         ok = await asyncio.gather(*(_connect_and_boot(c, session, gate, connect_lat) for c in chargers))
-        live = [c for c, good in zip(chargers, ok) if good]
+        live = [c for c, good in zip(chargers, ok, strict=True) if good]
         connect_s = perf() - t_conn
         connect_lat.sort()
-        base = {"connected": len(live), "requested": args.chargers, "connect_seconds": round(connect_s, 3),
-                "connect_p50_ms": _ms(_pct(connect_lat, 50)), "connect_p99_ms": _ms(_pct(connect_lat, 99))}
+        base = {
+            "connected": len(live),
+            "requested": args.chargers,
+            "connect_seconds": round(connect_s, 3),
+            "connect_p50_ms": _ms(_pct(connect_lat, 50)),
+            "connect_p99_ms": _ms(_pct(connect_lat, 99)),
+        }
         emit("PHASE", "connected", base)
-        result: dict = {"mode": args.mode, "dialect": args.dialect, **base}
+        result: Json = {"mode": args.mode, "dialect": args.dialect, **base}
         if not live:
             return result | {"error": "no charger connected"}
 
@@ -260,16 +272,14 @@ async def run_load(args: argparse.Namespace) -> dict:
             interval = None
             if args.rate > 0:
                 interval = len(live) * args.pipeline / args.rate
-            workers = [asyncio.create_task(_worker(c, run, interval))
-                       for c in live for _ in range(args.pipeline)]
+            workers = [asyncio.create_task(_worker(c, run, interval)) for c in live for _ in range(args.pipeline)]
             await asyncio.sleep(args.warmup)
             run.measuring = True
             t0 = perf()
             emit("PHASE", "measure-start")
-            try:
+            # Timeout is the normal end in duration mode (or --calls not reached in time).
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(run.window_full.wait(), timeout=args.seconds)
-            except asyncio.TimeoutError:
-                pass  # duration mode, or --calls not reached within --seconds
             run.measuring = False
             t1 = perf()
             emit("PHASE", "measure-end")
@@ -282,19 +292,25 @@ async def run_load(args: argparse.Namespace) -> dict:
             lat = sorted(run.latencies)
             window = t1 - t0
             result |= {
-                "window_seconds": round(window, 3), "calls": len(lat),
+                "window_seconds": round(window, 3),
+                "calls": len(lat),
                 "calls_per_s": round(len(lat) / window, 1) if window > 0 else None,
-                "p50_ms": _ms(_pct(lat, 50)), "p90_ms": _ms(_pct(lat, 90)),
-                "p99_ms": _ms(_pct(lat, 99)), "max_ms": _ms(lat[-1] if lat else None),
-                "call_errors": run.call_errors, "timeouts": run.timeouts,
-                "disconnects": run.disconnects, "server_calls": run.server_calls,
-                "pipeline": args.pipeline, "rate": args.rate,
+                "p50_ms": _ms(_pct(lat, 50)),
+                "p90_ms": _ms(_pct(lat, 90)),
+                "p99_ms": _ms(_pct(lat, 99)),
+                "max_ms": _ms(lat[-1] if lat else None),
+                "call_errors": run.call_errors,
+                "timeouts": run.timeouts,
+                "disconnects": run.disconnects,
+                "server_calls": run.server_calls,
+                "pipeline": args.pipeline,
+                "rate": args.rate,
             }
         run.stopping = True
         closing = asyncio.gather(*(c.close() for c in live), return_exceptions=True)
         try:
             await asyncio.wait_for(closing, timeout=10.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             result["close_timeout"] = True
     return result
 
@@ -312,21 +328,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--dialect", choices=DIALECTS, default=OCPP16)
     ap.add_argument("--mode", choices=("load", "idle"), default="load")
     ap.add_argument("--chargers", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=10.0,
-                    help="measurement window; with --calls, an upper bound on it")
+    ap.add_argument(
+        "--seconds", type=float, default=10.0, help="measurement window; with --calls, an upper bound on it"
+    )
     ap.add_argument("--calls", type=int, default=None, help="end the window after this many responses")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--rate", type=float, default=0.0, help="total target calls/s (0 = as fast as possible)")
-    ap.add_argument("--pipeline", type=int, default=1,
-                    help="outstanding CALLs per connection; >1 breaks the OCPP-J rule on purpose")
+    ap.add_argument(
+        "--pipeline", type=int, default=1, help="outstanding CALLs per connection; >1 breaks the OCPP-J rule on purpose"
+    )
     ap.add_argument("--hold", type=float, default=60.0, help="idle mode: max seconds to hold connections")
     ap.add_argument("--connect-concurrency", type=int, default=100)
     ap.add_argument("--connect-timeout", type=float, default=15.0)
     ap.add_argument("--call-timeout", type=float, default=10.0)
     ap.add_argument("--id-prefix", default="LG")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--max-seconds", type=float, default=None,
-                    help="hard cap on the whole run (default: derived from the other durations)")
+    ap.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="hard cap on the whole run (default: derived from the other durations)",
+    )
     args = ap.parse_args(argv)
     if args.chargers < 1 or args.pipeline < 1:
         ap.error("--chargers and --pipeline must be >= 1")
@@ -336,7 +358,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def _main(args: argparse.Namespace) -> dict:
+async def _main(args: argparse.Namespace) -> Json:
     try:
         async with asyncio.timeout(args.max_seconds):
             return await run_load(args)

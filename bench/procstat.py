@@ -18,7 +18,7 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:
         return None
     # comm (field 2) may contain spaces and parentheses: split after the last ')'.
-    return raw[raw.rindex(")") + 2:].split()
+    return raw[raw.rindex(")") + 2 :].split()
 
 
 def descendants(pid: int) -> list[int]:

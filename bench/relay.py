@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import resource
 import signal
 import sys
@@ -31,8 +32,10 @@ def _offered(request: web.Request) -> list[str]:
     return [p.strip() for p in header.split(",") if p.strip()]
 
 
-async def _pump(src: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
-                dst: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> None:
+async def _pump(
+    src: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    dst: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+) -> None:
     async for msg in src:
         if msg.type is WSMsgType.TEXT:
             await dst.send_str(msg.data)
@@ -64,9 +67,12 @@ class Relay:
         wanted = [p for p in _offered(request) if p in SUBPROTOCOLS][:1]
         try:
             upstream = await self.session.ws_connect(
-                f"{self.upstream_url}/{charge_box_id}", protocols=tuple(wanted),
-                max_msg_size=1 << 20, timeout=aiohttp.ClientWSTimeout(ws_close=5.0))
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                f"{self.upstream_url}/{charge_box_id}",
+                protocols=tuple(wanted),
+                max_msg_size=1 << 20,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise web.HTTPBadGateway(text=f"upstream unavailable: {exc}") from exc
 
         chosen = (upstream.protocol,) if upstream.protocol else ()
@@ -100,10 +106,8 @@ async def serve(host: str, port: int, upstream_url: str, max_seconds: float) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=max_seconds)
-    except asyncio.TimeoutError:
-        pass
     await runner.cleanup()
     await relay.close()
 
@@ -113,8 +117,9 @@ def main() -> None:
     ap.add_argument("--listen-host", default="127.0.0.1")
     ap.add_argument("--listen-port", type=int, default=9000)
     ap.add_argument("--upstream-url", default="ws://127.0.0.1:9100/ocpp")
-    ap.add_argument("--max-seconds", type=float, default=3600.0,
-                    help="exit after this long even if never signalled (default 3600)")
+    ap.add_argument(
+        "--max-seconds", type=float, default=3600.0, help="exit after this long even if never signalled (default 3600)"
+    )
     args = ap.parse_args()
     # Two sockets per charger: raise the soft fd limit as far as allowed.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import resource
@@ -21,7 +22,6 @@ import signal
 import sys
 
 from aiohttp import WSMsgType, web
-
 from bench_frames import DIALECTS, OCPP16, ResponseBodies
 
 # `[2,"<id>","<Action>",` -- the id is kept as raw JSON string content so it can be
@@ -108,10 +108,8 @@ async def serve(host: str, port: int, max_seconds: float) -> Sink:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=max_seconds)
-    except asyncio.TimeoutError:
-        pass
     await runner.cleanup()
     return sink
 
@@ -120,13 +118,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=9100)
-    ap.add_argument("--max-seconds", type=float, default=3600.0,
-                    help="exit after this long even if never signalled (default 3600)")
+    ap.add_argument(
+        "--max-seconds", type=float, default=3600.0, help="exit after this long even if never signalled (default 3600)"
+    )
     args = ap.parse_args()
     raise_nofile_limit()
     sink = asyncio.run(serve(args.host, args.port, args.max_seconds))
-    print(f"sink done: connections={sink.connections} calls={sink.calls} errors={sink.errors}",
-          file=sys.stderr, flush=True)
+    print(
+        f"sink done: connections={sink.connections} calls={sink.calls} errors={sink.errors}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

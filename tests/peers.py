@@ -8,6 +8,8 @@ this for every CALL it handles and every response to its own calls) and record r
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from ocpp.v201 import call_result as r201
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 
@@ -211,9 +214,8 @@ class Csms:
         self.links[charge_box_id] = link
         self.connections.put_nowait(link)
         try:
-            await cp.start()
-        except Exception:  # the connection closed; websockets raises ConnectionClosed from recv
-            pass
+            with contextlib.suppress(ConnectionClosed):
+                await cp.start()
         finally:
             link.closed.set()
 
@@ -359,10 +361,8 @@ class Charger:
     async def close(self) -> None:
         await self.ws.close()
         self.task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self.task
-        except (asyncio.CancelledError, Exception):
-            pass
 
 
 async def connect_charger(
@@ -376,8 +376,6 @@ async def connect_charger(
     """Connect a charger to `{url}/{charge_box_id}` and start serving CSMS-initiated calls."""
     headers = {}
     if password is not None:
-        import base64
-
         token = base64.b64encode(f"{charge_box_id}:{password}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
     ws = await connect(f"{url}/{charge_box_id}", subprotocols=[subprotocol],  # type: ignore[list-item]
@@ -390,7 +388,5 @@ async def connect_charger(
 
 
 async def _serve(cp: Cp16 | Cp201) -> None:
-    try:
+    with contextlib.suppress(ConnectionClosed):  # the charger's receive loop ends with its connection
         await cp.start()
-    except Exception:  # ConnectionClosed ends the charger's receive loop
-        pass

@@ -16,7 +16,8 @@ def delays(initial: float, maximum: float, uniform: Callable[[float, float], flo
         maximum: the ceiling stops growing here, seconds.
         uniform: random source, e.g. `random.Random().uniform`; injected so tests are repeatable.
     """
-    ceiling = initial
+    first = min(initial, maximum)
+    ceiling = first
     while True:
-        yield uniform(initial / 2, ceiling)
+        yield uniform(first / 2, ceiling)
         ceiling = min(maximum, ceiling * 2)

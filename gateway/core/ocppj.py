@@ -85,7 +85,7 @@ def parse(text: str) -> Message:
         RemoteError: a subclass naming the OCPP-J error; `unique_id` is set when the id was readable.
     """
     try:
-        frame = json.loads(text)
+        frame = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise RpcFrameworkError(f"frame is not JSON: {exc}", unique_id=peek_unique_id(text)) from None
     if not isinstance(frame, list) or len(frame) < 3:
@@ -108,6 +108,11 @@ def parse(text: str) -> Message:
     raise MessageTypeNotSupported(f"message type {type_id!r} is not 2, 3 or 4", unique_id=unique_id)
 
 
+def _refuse_constant(name: str) -> None:
+    # Python's json accepts NaN and Infinity; RFC 8259 does not, and neither may our peers.
+    raise ValueError(f"{name} is not JSON")
+
+
 def _parse_call_error(frame: list[Any], unique_id: str) -> CallError:
     # Lenient on purpose: a peer that sends a slightly malformed error must still end the call.
     code = frame[2] if isinstance(frame[2], str) else "GenericError"
@@ -118,7 +123,7 @@ def _parse_call_error(frame: list[Any], unique_id: str) -> CallError:
 
 def _id_of(frame: object) -> str | None:
     if isinstance(frame, list) and len(frame) >= 2 and isinstance(frame[1], str):
-        return frame[1][:MAX_UNIQUE_ID] or None
+        return frame[1] if 0 < len(frame[1]) <= MAX_UNIQUE_ID else None
     return None
 
 
@@ -144,7 +149,13 @@ def serialize(message: Message) -> str:
             frame = [CALL_RESULT, unique_id, payload]
         case CallError(unique_id, code, description, details):
             frame = [CALL_ERROR, unique_id, code, description, details]
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate arrived as a \u escape; escaping keeps the frame valid UTF-8 on the wire.
+        return json.dumps(frame, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return text
 
 
 def call_error_for(error: GatewayError | Exception, unique_id: str | None, dialect: Dialect) -> CallError:

@@ -35,7 +35,7 @@ from enum import StrEnum
 from typing import Final, Protocol
 
 from gateway.core import ocppj, schemas
-from gateway.core.dialects import ERROR_CODES_16, ERROR_CODES_201, Dialect, error_code
+from gateway.core.dialects import Dialect, error_code
 from gateway.core.ocppj import Call, CallError, CallResult, Message
 from gateway.errors import (
     FormatViolation,
@@ -330,7 +330,7 @@ class ChargerSession:
         if isinstance(reply, CallResult):
             self._answer_result(leg, pending, reply, text, now)
         else:
-            self._answer_error(pending, reply, text, now)
+            self._answer_error(pending, reply, now)
         self._pump(leg, now)
 
     def _answer_result(self, leg: Leg, pending: Pending, reply: CallResult, text: str, now: float) -> None:
@@ -352,22 +352,16 @@ class ChargerSession:
         self._check_emitted(pending.source, pending.source_action, "response", out.payload)
         return out
 
-    def _answer_error(self, pending: Pending, reply: CallError, text: str, now: float) -> None:
+    def _answer_error(self, pending: Pending, reply: CallError, now: float) -> None:
         dialect = self._dialects[pending.source]
-        codes = ERROR_CODES_201 if dialect.json_family is Dialect.OCPP201 else ERROR_CODES_16
-        reusable = (
-            self._passthrough
-            and pending.source_id == reply.unique_id
-            and reply.error_code in codes
-            and len(reply.error_description) <= ocppj.MAX_DESCRIPTION
-        )
         message = CallError(
             pending.source_id,
             error_code(reply.error_code, dialect),
             reply.error_description[: ocppj.MAX_DESCRIPTION],
             reply.error_details,
         )
-        self._emit(Send(pending.source, text if reusable else ocppj.serialize(message), message, pending.source_action))
+        # CALLERRORs are rare and parsed leniently: always re-serialize so what leaves is well formed.
+        self._emit(Send(pending.source, ocppj.serialize(message), message, pending.source_action))
         self._emit(Completed(pending.source_action, pending.source, now - pending.received_at, "error"))
 
     # ---- errors -------------------------------------------------------------------------

@@ -93,16 +93,19 @@ class SessionRunner:
 
     async def _serve(self) -> None:
         try:
-            first = await self._dial()
+            self._upstream = await self._dial()
         except upstream_mod.UpstreamRefused as exc:
             return await self._refuse_charger(CLOSE_POLICY, str(exc))
         except upstream_mod.UpstreamUnreachable as exc:
             return await self._refuse_charger(CLOSE_TRY_AGAIN_LATER, str(exc))
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
-            upstream_task = tasks.create_task(self._upstream_loop(first))
+            upstream_task = tasks.create_task(self._upstream_loop(self._upstream))
             await self._downstream_loop()
             self._closing = True
+            # Close the socket before cancelling: aiohttp releases a client connection only when its
+            # close handshake runs to the end, and the reader then finishes by itself.
+            await self._close_upstream(CLOSE_GOING_AWAY, "charger disconnected")
             upstream_task.cancel()
 
     async def _refuse_charger(self, code: int, reason: str) -> None:
@@ -144,6 +147,8 @@ class SessionRunner:
             finally:
                 self._ctx.metrics.upstream_connected.dec()
             await self._feed(partial(self._session.leg_down, Leg.CSMS))
+            if self._closing:
+                return
             if clean:
                 code = ws.close_code or CLOSE_GOING_AWAY
                 self.log.info("CSMS closed the connection (code %s); closing the charger", code)

@@ -39,10 +39,10 @@ def charger_app(ctx: GatewayContext) -> web.Application:
 
 
 def _refuse(ctx: GatewayContext, charge_box_id: str, status: type[web.HTTPException], reason: str,
-            metric: str, **headers: str) -> web.HTTPException:
+            metric: str, headers: dict[str, str] | None = None) -> web.HTTPException:
     ChargerLog(log, charge_box_id).warning("connection refused: %s", reason)
     ctx.metrics.charger_refusals.labels(metric).inc()
-    return status(text=reason + "\n", headers=headers or None)
+    return status(text=reason + "\n", headers=headers)
 
 
 async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
@@ -56,7 +56,7 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
         raise _refuse(ctx, charge_box_id, web.HTTPNotFound, "unknown charge box id", "unknown_charger")
     if known is not None and known.password is not None and not _authorized(request, charge_box_id, known.password):
         raise _refuse(ctx, charge_box_id, web.HTTPUnauthorized, "HTTP Basic authentication required", "auth",
-                      WWW_Authenticate='Basic realm="ocpp-gateway", charset="UTF-8"')
+                      {"WWW-Authenticate": 'Basic realm="ocpp-gateway", charset="UTF-8"'})
     dialect = _negotiate(request.headers.get("Sec-WebSocket-Protocol", ""))
     if dialect is None:
         offered = request.headers.get("Sec-WebSocket-Protocol", "") or "none"

@@ -61,16 +61,15 @@ async def dial(
     upstream = config.upstream
     url = f"{upstream.url}/{quote(charge_box_id, safe='')}"
     charger = config.chargers.get(charge_box_id)
-    auth = None
+    headers = dict(upstream.headers)
     if charger is not None and charger.upstream_password is not None:
-        auth = aiohttp.BasicAuth(charge_box_id, charger.upstream_password)
+        headers["Authorization"] = aiohttp.encode_basic_auth(charge_box_id, charger.upstream_password)
     try:
         async with asyncio.timeout(upstream.connect_timeout):
             ws = await http.ws_connect(
                 url,
                 protocols=(upstream.dialect,),
-                auth=auth,
-                headers=dict(upstream.headers),
+                headers=headers,
                 heartbeat=upstream.ping_interval or None,
                 ssl=tls if tls is not None else True,
                 max_msg_size=config.limits.max_transport_frame_bytes,
