@@ -68,13 +68,19 @@ class Run:
     disconnects: int = 0  # connection lost while not stopping (whole run)
     server_calls: int = 0  # CALLs sent to the charger by the server (unexpected here)
     window_full: asyncio.Event = field(default_factory=asyncio.Event)
+    slow_s: float = 0.0  # --slow-ms as seconds; 0 = do not log slow calls
+    window_start: float = 0.0
+    slow: list[tuple[float, float, str]] = field(default_factory=list)
 
-    def record(self, latency: float, is_error: bool) -> None:
+    def record(self, latency: float, is_error: bool, action: str) -> None:
         if not self.measuring:
             return
         if is_error:
             self.call_errors += 1
         self.latencies.append(latency)
+        # Offsets of slow calls show whether the SUT stalls periodically (GC, disk, timers).
+        if self.slow_s and latency >= self.slow_s and len(self.slow) < 200:
+            self.slow.append((round(perf() - self.window_start, 3), round(latency * 1000, 1), action))
         if self.calls_target is not None and len(self.latencies) >= self.calls_target:
             self.window_full.set()
 
@@ -177,10 +183,11 @@ async def _worker(ch: Charger, run: Run, interval: float | None) -> None:
                 await asyncio.sleep(delay)
             next_at += interval
         try:
-            kind, latency = await ch.call(_pick_action(ch.rng, actions, cum))
+            action = _pick_action(ch.rng, actions, cum)
+            kind, latency = await ch.call(action)
         except (TimeoutError, ConnectionError, aiohttp.ClientError, RuntimeError):
             continue  # counted in Run; the loop condition ends the worker on disconnect
-        run.record(latency, kind == 4)
+        run.record(latency, kind == 4, action)
 
 
 async def _connect_and_boot(
@@ -240,7 +247,7 @@ async def _wait_stop_line(hold: float) -> None:
 
 
 async def run_load(args: argparse.Namespace) -> Json:
-    run = Run(calls_target=args.calls)
+    run = Run(calls_target=args.calls, slow_s=args.slow_ms / 1000.0)
     chargers = [Charger(i, args, run) for i in range(args.chargers)]
     connect_lat: list[float] = []
     gate = asyncio.Semaphore(args.connect_concurrency)
@@ -275,7 +282,7 @@ async def run_load(args: argparse.Namespace) -> Json:
             workers = [asyncio.create_task(_worker(c, run, interval)) for c in live for _ in range(args.pipeline)]
             await asyncio.sleep(args.warmup)
             run.measuring = True
-            t0 = perf()
+            t0 = run.window_start = perf()
             emit("PHASE", "measure-start")
             # Timeout is the normal end in duration mode (or --calls not reached in time).
             with contextlib.suppress(TimeoutError):
@@ -304,6 +311,7 @@ async def run_load(args: argparse.Namespace) -> Json:
                 "disconnects": run.disconnects,
                 "server_calls": run.server_calls,
                 "pipeline": args.pipeline,
+                "slow_calls": run.slow,
                 "rate": args.rate,
             }
         run.stopping = True
@@ -336,6 +344,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--rate", type=float, default=0.0, help="total target calls/s (0 = as fast as possible)")
     ap.add_argument(
         "--pipeline", type=int, default=1, help="outstanding CALLs per connection; >1 breaks the OCPP-J rule on purpose"
+    )
+    ap.add_argument(
+        "--slow-ms", type=float, default=0.0, help="list calls slower than this (offset in window, ms, action)"
     )
     ap.add_argument("--hold", type=float, default=60.0, help="idle mode: max seconds to hold connections")
     ap.add_argument("--connect-concurrency", type=int, default=100)

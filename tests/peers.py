@@ -174,8 +174,9 @@ class CsmsLink:
 class Csms:
     """A CSMS on loopback: `ws://127.0.0.1:{port}/ocpp/{id}`, subprotocols ocpp1.6 and ocpp2.0.1."""
 
-    def __init__(self, subprotocols: Iterable[str] = ("ocpp1.6", "ocpp2.0.1")) -> None:
+    def __init__(self, subprotocols: Iterable[str] = ("ocpp1.6", "ocpp2.0.1"), *, agree: bool = True) -> None:
         self.subprotocols = list(subprotocols)
+        self.agree = agree  # False: complete handshakes without choosing any subprotocol
         self.refuse_with: HTTPStatus | None = None
         self.links: dict[str, CsmsLink] = {}
         self.connections: asyncio.Queue[CsmsLink] = asyncio.Queue()
@@ -190,6 +191,7 @@ class Csms:
         self._server = await serve(
             self._handle, "127.0.0.1", port, subprotocols=self.subprotocols,  # type: ignore[arg-type]
             process_request=self._admit,
+            select_subprotocol=None if self.agree else (lambda _connection, _offered: None),
         )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
         return self
