@@ -4,15 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.yaml
 
-.PHONY: run test check lint typecheck bench clean
+.PHONY: install run test check bench clean
 
-$(BIN)/ocpp-gateway: pyproject.toml
+# The same steps as the Dockerfile: a virtual environment, then the package installed into it.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet .
-	touch $@
 
-$(VENV)/.dev: pyproject.toml $(BIN)/ocpp-gateway
+install: $(BIN)/python
+	$(BIN)/pip install --quiet .
+
+$(VENV)/.dev: pyproject.toml $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -20,10 +22,10 @@ tests/interop/node_modules/.ready: tests/interop/package-lock.json
 	npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 	touch $@
 
-run: $(BIN)/ocpp-gateway
+run: install
 	$(BIN)/ocpp-gateway run --config $(CONFIG)
 
-check: $(BIN)/ocpp-gateway
+check: install
 	$(BIN)/ocpp-gateway check --config $(CONFIG)
 
 test: $(VENV)/.dev tests/interop/node_modules/.ready
