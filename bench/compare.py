@@ -316,6 +316,7 @@ def sample(pid: int, sink_pid: int, lg_pid: int) -> dict[str, float]:
         "sut": procstat.cpu_seconds(pid),
         "sink": procstat.cpu_seconds(sink_pid),
         "lg": procstat.cpu_seconds(lg_pid),
+        "host": procstat.host_busy_seconds(),
     }
 
 
@@ -327,6 +328,8 @@ def window(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
         "sut_cpu_pct": 100 * (b["sut"] - a["sut"]) / dt,
         "sink_cpu_pct": 100 * (b["sink"] - a["sink"]) / dt,
         "lg_cpu_pct": 100 * (b["lg"] - a["lg"]) / dt,
+        # CPU used by anything but SUT, sink and loadgen: a noisy round shows up here.
+        "other_cpu_pct": 100 * ((b["host"] - a["host"]) - sum(b[k] - a[k] for k in ("sut", "sink", "lg"))) / dt,
     }
 
 
@@ -347,6 +350,7 @@ def metrics(sc: Scenario, r: Json) -> dict[str, float | None]:
             "RSS per charger KiB": (r["rss_idle_kib"] - r["rss_start_kib"]) / n if n else None,
             "connect+boot all s": lg["connect_seconds"],
             "idle CPU %": r["sut_cpu_pct"],
+            "other CPU %": r["other_cpu_pct"],
             "disconnects": lg["disconnects"],
         }
     calls = lg["calls"]
@@ -360,6 +364,7 @@ def metrics(sc: Scenario, r: Json) -> dict[str, float | None]:
         "errors": lg["call_errors"] + lg["timeouts"] + lg["disconnects"],
         "loadgen CPU %": r["lg_cpu_pct"],
         "sink CPU %": r["sink_cpu_pct"],
+        "other CPU %": r["other_cpu_pct"],
     }
 
 
@@ -368,6 +373,8 @@ def fmt(v: float | None) -> str:
         return "n/a"
     if isinstance(v, int):
         return str(v)
+    if abs(v) < 1e-6:  # float noise from subtracting tick counts
+        return "0"
     return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 

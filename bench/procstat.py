@@ -65,3 +65,16 @@ def rss_kib(pid: int) -> int:
         except OSError:
             continue
     return total
+
+
+def host_busy_seconds() -> float:
+    """Machine-wide non-idle CPU seconds (all cores), from the first line of /proc/stat.
+
+    Compared with the benchmark's own processes it shows how much CPU something
+    else (another test run, a noisy neighbour) took during a window.
+    """
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    # user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    values = [int(v) for v in fields[:8]]
+    return (sum(values) - values[3] - values[4]) / CLK_TCK

@@ -28,18 +28,32 @@ Each leg's outbound slot moves through this table (IDLE = no CALL outstanding):
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Final, Protocol
+from typing import Final
 
 from gateway.core import ocppj, schemas
 from gateway.core.dialects import Dialect, error_code
-from gateway.core.ocppj import Call, CallError, CallResult, Message
+from gateway.core.flow import Flow, Reply, Respond
+from gateway.core.ocppj import Call, CallError, CallResult, JsonObject
+from gateway.core.session_types import (
+    Command,
+    Completed,
+    Dropped,
+    Leg,
+    Pending,
+    Received,
+    Refused,
+    Save,
+    Send,
+    Translator,
+)
 from gateway.errors import (
     FormatViolation,
     GatewayError,
+    LocalError,
     NotImplementedAction,
     Overloaded,
     PeerUnavailable,
@@ -49,89 +63,6 @@ from gateway.errors import (
 
 #: How many timed-out message ids are remembered to tell a late reply from an unknown one.
 _LATE_MEMORY: Final = 64
-
-
-class Leg(StrEnum):
-    """One side of the gateway, named the Envoy way: downstream chargers, upstream CSMS."""
-
-    CHARGER = "charger"
-    CSMS = "csms"
-
-    @property
-    def other(self) -> Leg:
-        return Leg.CSMS if self is Leg.CHARGER else Leg.CHARGER
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A CALL the gateway sent (or queued) on a leg, and who waits for its answer."""
-
-    out_id: str
-    action: str
-    source: Leg
-    source_id: str
-    source_action: str
-    received_at: float
-    deadline: float
-
-
-# Commands the adapter carries out, in order.
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Write `text` (the serialized `message`) on `leg`."""
-
-    leg: Leg
-    text: str
-    message: Message
-    action: str
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    """A well-formed message arrived on `leg` (for counting; results carry their call's action)."""
-
-    leg: Leg
-    kind: str
-    action: str
-
-
-@dataclass(frozen=True, slots=True)
-class Completed:
-    """A call that crossed the gateway ended: outcome is result, error, timeout or unavailable."""
-
-    action: str
-    origin: Leg
-    seconds: float
-    outcome: str
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """A message from `leg` was refused; the error says why and has already been answered."""
-
-    leg: Leg
-    action: str
-    error: GatewayError
-
-
-@dataclass(frozen=True, slots=True)
-class Dropped:
-    """A reply on `leg` matched no outstanding call; `late` if that call had timed out."""
-
-    leg: Leg
-    unique_id: str
-    late: bool
-
-
-Command = Send | Received | Completed | Refused | Dropped
-
-
-class Translator(Protocol):
-    """Turns a message of one leg's dialect into the other's; raises GatewayError when it cannot."""
-
-    def call(self, call: Call, origin: Leg) -> Call: ...
-
-    def result(self, result: CallResult, pending: Pending) -> CallResult: ...
 
 
 @dataclass(slots=True)
@@ -155,6 +86,7 @@ class ChargerSession:
         csms_timeout: float,
         max_queued: int,
         max_frame: int,
+        new_id: Callable[[], str] | None = None,
     ) -> None:
         """Create the session.
 
@@ -166,12 +98,15 @@ class ChargerSession:
             csms_timeout: seconds the CSMS has to answer a charger-initiated call.
             max_queued: calls that may wait behind the outstanding one, per leg.
             max_frame: largest frame, in UTF-8 bytes, that is parsed; larger ones are refused.
+            new_id: mints message ids for calls the gateway builds (translation); a counter if omitted.
         """
         self._dialects = {Leg.CHARGER: charger_dialect, Leg.CSMS: upstream_dialect}
         self._passthrough = charger_dialect == upstream_dialect
         self._translator = translator
         self._max_queued = max_queued
         self._max_frame = max_frame
+        counter = itertools.count(1)
+        self._new_id = new_id or (lambda: f"gw-{next(counter)}")
         self._slots = {Leg.CHARGER: _Slot(True, charger_timeout), Leg.CSMS: _Slot(False, csms_timeout)}
         self._late: deque[str] = deque(maxlen=_LATE_MEMORY)
         self._commands: list[Command] = []
@@ -265,38 +200,31 @@ class ChargerSession:
 
     def _on_call(self, leg: Leg, call: Call, text: str, now: float) -> None:
         self._emit(Received(leg, "call", call.action))
-        target = leg.other
         try:
             schemas.validate(self._dialects[leg], call.action, "request", call.payload)
-            out = call if self._passthrough else self._translate_call(call, leg)
         except GatewayError as exc:
             self._refuse(leg, call.unique_id, call.action, exc)
             return
-        pending = Pending(
-            out_id=out.unique_id,
-            action=out.action,
-            source=leg,
-            source_id=call.unique_id,
-            source_action=call.action,
-            received_at=now,
-            deadline=now + self._slots[target].timeout,
-        )
-        slot = self._slots[target]
-        if slot.outstanding is None and slot.up and not slot.queue:
-            self._send_call(target, pending, out, text if self._passthrough else None)
-        elif len(slot.queue) >= self._max_queued:
-            self._refuse(leg, call.unique_id, call.action, Overloaded(f"{len(slot.queue)} calls already wait"))
-        else:
-            slot.queue.append((pending, out))
+        if not self._passthrough:
+            self._start_flow(call, leg, now)
+            return
+        pending = Pending(call.unique_id, call.action, leg, call.unique_id, call.action, now, 0.0)
+        self._enqueue(leg.other, pending, call, text, now)
 
-    def _translate_call(self, call: Call, origin: Leg) -> Call:
-        if self._translator is None:
-            raise NotImplementedAction(
-                f"translation {self._dialects[origin]} -> {self._dialects[origin.other]} is not available"
-            )
-        out = self._translator.call(call, origin)
-        self._check_emitted(origin.other, out.action, "request", out.payload)
-        return out
+    def _enqueue(self, leg: Leg, pending: Pending, call: Call, text: str | None, now: float) -> None:
+        slot = self._slots[leg]
+        pending = Pending(pending.out_id, pending.action, pending.source, pending.source_id,
+                          pending.source_action, pending.received_at, now + slot.timeout, pending.flow)
+        if slot.outstanding is None and slot.up and not slot.queue:
+            self._send_call(leg, pending, call, text)
+        elif len(slot.queue) >= self._max_queued:
+            error = Overloaded(f"{len(slot.queue)} calls already wait for the {leg}")
+            if isinstance(pending.flow, _FlowRun):
+                self._fail(pending, error, now, "error")
+            else:
+                self._refuse(pending.source, pending.source_id, pending.source_action, error)
+        else:
+            slot.queue.append((pending, call))
 
     def _send_call(self, leg: Leg, pending: Pending, call: Call, text: str | None) -> None:
         self._slots[leg].outstanding = pending
@@ -317,6 +245,88 @@ class ChargerSession:
             pending, _ = queue.popleft()
             self._fail(pending, PeerUnavailable(f"the {leg} is not connected"), now, "unavailable")
 
+    # ---- translation flows --------------------------------------------------------------
+
+    def _start_flow(self, call: Call, origin: Leg, now: float) -> None:
+        if self._translator is None:
+            error = NotImplementedAction(
+                f"translation {self._dialects[origin]} -> {self._dialects[origin.other]} is not available"
+            )
+            self._refuse(origin, call.unique_id, call.action, error)
+            return
+        try:
+            flow = self._translator.flow(call, origin, now)
+        except GatewayError as exc:
+            self._flush_writes()
+            self._refuse(origin, call.unique_id, call.action, exc)
+            return
+        self._advance(_FlowRun(flow, origin, call.unique_id, call.action, now), None, now)
+
+    def _advance(self, run: _FlowRun, value: Reply | None, now: float) -> None:
+        """Drive a flow until it waits for a reply or ends; every write it made is saved first."""
+        while True:
+            try:
+                step = run.flow.send(value)
+            except StopIteration as stop:
+                self._flush_writes()
+                if not run.answered:
+                    self._answer_flow(run, stop.value if stop.value is not None else {}, now)
+                return
+            except GatewayError as exc:
+                self._flush_writes()
+                self._end_flow_with_error(run, exc, now)
+                return
+            except Exception as exc:  # a bug in a flow must not take the charger down: answer and move on
+                self._flush_writes()
+                bug = InternalBug(f"translating {run.source_action} failed")
+                bug.__cause__ = exc
+                self._end_flow_with_error(run, bug, now)
+                return
+            self._flush_writes()
+            if isinstance(step, Respond):
+                self._answer_flow(run, step.payload, now)
+                value = None
+                continue
+            try:
+                self._check_emitted(step.leg, step.action, "request", step.payload)
+            except SchemaViolation as exc:
+                # TRANSLATION.md 1.4: never sent; the source hears InternalError (a bug or a lossy value).
+                run.flow.close()
+                self._end_flow_with_error(run, exc, now, blame=step.leg.other)
+                return
+            call = Call(self._new_id(), step.action, step.payload)
+            pending = Pending(call.unique_id, step.action, run.source, run.source_id, run.source_action,
+                              run.received_at, 0.0, run)
+            self._enqueue(step.leg, pending, call, None, now)
+            return
+
+    def _answer_flow(self, run: _FlowRun, payload: JsonObject, now: float) -> None:
+        run.answered = True
+        try:
+            self._check_emitted(run.source, run.source_action, "response", payload)
+        except SchemaViolation as exc:
+            self._emit(Refused(run.source.other, run.source_action, exc))
+            self._send_error(run.source, run.source_id, run.source_action, exc)
+            self._emit(Completed(run.source_action, run.source, now - run.received_at, "error"))
+            return
+        message = CallResult(run.source_id, payload)
+        self._emit(Send(run.source, ocppj.serialize(message), message, run.source_action))
+        self._emit(Completed(run.source_action, run.source, now - run.received_at, "result"))
+
+    def _end_flow_with_error(self, run: _FlowRun, error: GatewayError, now: float, blame: Leg | None = None) -> None:
+        """End a flow that failed; `blame` is the leg whose message the error concerns (default: source)."""
+        self._emit(Refused(blame or run.source, run.source_action, error))
+        if run.answered:
+            return
+        run.answered = True
+        self._send_error(run.source, run.source_id, run.source_action, error)
+        self._emit(Completed(run.source_action, run.source, now - run.received_at, "error"))
+
+    def _flush_writes(self) -> None:
+        if self._translator is not None:
+            for key, value in self._translator.writes():
+                self._emit(Save(key, value))
+
     # ---- replies ------------------------------------------------------------------------
 
     def _on_reply(self, leg: Leg, reply: CallResult | CallError, text: str, now: float) -> None:
@@ -328,29 +338,26 @@ class ChargerSession:
         self._emit(Received(leg, reply.kind, pending.action))
         slot.outstanding = None
         if isinstance(reply, CallResult):
-            self._answer_result(leg, pending, reply, text, now)
+            self._on_result(leg, pending, reply, text, now)
+        elif isinstance(pending.flow, _FlowRun):
+            self._advance(pending.flow, Reply(error=reply), now)
         else:
             self._answer_error(pending, reply, now)
         self._pump(leg, now)
 
-    def _answer_result(self, leg: Leg, pending: Pending, reply: CallResult, text: str, now: float) -> None:
+    def _on_result(self, leg: Leg, pending: Pending, reply: CallResult, text: str, now: float) -> None:
         try:
             schemas.validate(self._dialects[leg], pending.action, "response", reply.payload)
-            out = reply if self._passthrough else self._translate_result(reply, pending)
         except GatewayError as exc:
             self._emit(Refused(leg, pending.action, exc))
             self._fail(pending, exc, now, "error")
             return
-        reuse = self._passthrough and pending.source_id == reply.unique_id
-        message = CallResult(pending.source_id, out.payload)
-        self._emit(Send(pending.source, text if reuse else ocppj.serialize(message), message, pending.source_action))
+        if isinstance(pending.flow, _FlowRun):
+            self._advance(pending.flow, Reply(payload=reply.payload), now)
+            return
+        # Pass-through: the very text the peer sent goes on, so ids and payloads stay unchanged.
+        self._emit(Send(pending.source, text, reply, pending.source_action))
         self._emit(Completed(pending.source_action, pending.source, now - pending.received_at, "result"))
-
-    def _translate_result(self, reply: CallResult, pending: Pending) -> CallResult:
-        assert self._translator is not None  # a call was translated, so a translator exists
-        out = self._translator.result(reply, pending)
-        self._check_emitted(pending.source, pending.source_action, "response", out.payload)
-        return out
 
     def _answer_error(self, pending: Pending, reply: CallError, now: float) -> None:
         dialect = self._dialects[pending.source]
@@ -382,13 +389,20 @@ class ChargerSession:
             self._refuse(leg, error.unique_id, "", error)
 
     def _refuse(self, leg: Leg, unique_id: str | None, action: str, error: GatewayError) -> None:
-        message = ocppj.call_error_for(error, unique_id, self._dialects[leg])
         self._emit(Refused(leg, action, error))
+        self._send_error(leg, unique_id, action, error)
+
+    def _send_error(self, leg: Leg, unique_id: str | None, action: str, error: GatewayError) -> None:
+        message = ocppj.call_error_for(error, unique_id, self._dialects[leg])
         self._emit(Send(leg, ocppj.serialize(message), message, action))
 
     def _fail(self, pending: Pending, error: GatewayError, now: float, outcome: str) -> None:
-        message = ocppj.call_error_for(error, pending.source_id, self._dialects[pending.source])
-        self._emit(Send(pending.source, ocppj.serialize(message), message, pending.source_action))
+        """The call could not be completed: its flow hears of it, or its source gets a CALLERROR."""
+        if isinstance(pending.flow, _FlowRun):
+            code = error.ocpp_code
+            self._advance(pending.flow, Reply(error=CallError(pending.out_id, code, str(error))), now)
+            return
+        self._send_error(pending.source, pending.source_id, pending.source_action, error)
         self._emit(Completed(pending.source_action, pending.source, now - pending.received_at, outcome))
 
     def _check_emitted(self, leg: Leg, action: str, direction: schemas.Direction, payload: object) -> None:
@@ -399,3 +413,35 @@ class ChargerSession:
 
     def _emit(self, command: Command) -> None:
         self._commands.append(command)
+
+
+@dataclass(slots=True)
+class _FlowRun:
+    """A running flow and the call it answers."""
+
+    flow: Flow
+    source: Leg
+    source_id: str
+    source_action: str
+    received_at: float
+    answered: bool = False
+
+
+class InternalBug(LocalError):
+    """An unexpected exception inside a flow; the peer sees InternalError, the log the traceback."""
+
+
+__all__ = [
+    "ChargerSession",
+    "Command",
+    "Completed",
+    "Dropped",
+    "InternalBug",
+    "Leg",
+    "Pending",
+    "Received",
+    "Refused",
+    "Save",
+    "Send",
+    "Translator",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,9 @@ from gateway.store import StateStore
 
 if TYPE_CHECKING:
     from gateway.net.runner import SessionRunner
+
+#: Builds a charger's translator, loading its state: (store, charge box id, charger dialect, upstream dialect).
+TranslatorFactory = Callable[[StateStore, str, Dialect, Dialect], Awaitable[Translator | None]]
 
 
 class ChargerLog(logging.LoggerAdapter[logging.Logger]):
@@ -40,9 +43,11 @@ class GatewayContext:
     store: StateStore
     http: aiohttp.ClientSession
     upstream_tls: ssl.SSLContext | None
-    translators: Callable[[Dialect, Dialect], Translator | None] = lambda _c, _u: None
+    translators: TranslatorFactory | None = None
     runners: dict[str, SessionRunner] = field(default_factory=dict)
 
-    def translator_for(self, charger_dialect: Dialect) -> Translator | None:
-        """The translator between this charger dialect and the upstream one (None when none exists)."""
-        return self.translators(charger_dialect, self.config.upstream.dialect)
+    async def make_translator(self, charge_box_id: str, charger_dialect: Dialect) -> Translator | None:
+        """A translator for one charger, its state loaded from the store (None: no translation exists)."""
+        if self.translators is None:
+            return None
+        return await self.translators(self.store, charge_box_id, charger_dialect, self.config.upstream.dialect)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Final
@@ -18,7 +19,19 @@ from aiohttp import WSMsgType, web
 from gateway.core import backoff
 from gateway.core.dialects import Dialect
 from gateway.core.ocppj import CallError
-from gateway.core.session import ChargerSession, Command, Completed, Dropped, Leg, Received, Refused, Send
+from gateway.core.session import (
+    ChargerSession,
+    Command,
+    Completed,
+    Dropped,
+    InternalBug,
+    Leg,
+    Received,
+    Refused,
+    Save,
+    Send,
+    Translator,
+)
 from gateway.errors import RemoteError, SchemaViolation
 from gateway.metrics import action_label
 from gateway.net import upstream as upstream_mod
@@ -48,27 +61,35 @@ class SessionRunner:
         self._ctx = ctx
         self._ws = ws
         self._upstream: upstream_mod.Socket | None = None
-        config = ctx.config
-        self._session = ChargerSession(
-            dialect,
-            config.upstream.dialect,
-            ctx.translator_for(dialect),
-            charger_timeout=config.listen.response_timeout,
-            csms_timeout=config.upstream.response_timeout,
-            max_queued=config.limits.max_queued_calls,
-            max_frame=config.limits.max_frame_bytes,
-        )
+        self._session = self._new_session(None)
+        self._debug = self.log.isEnabledFor(logging.DEBUG)
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._closing = False
         self.done = asyncio.Event()
 
+    def _new_session(self, translator: Translator | None) -> ChargerSession:
+        config = self._ctx.config
+        return ChargerSession(
+            self.dialect,
+            config.upstream.dialect,
+            translator,
+            charger_timeout=config.listen.response_timeout,
+            csms_timeout=config.upstream.response_timeout,
+            max_queued=config.limits.max_queued_calls,
+            max_frame=config.limits.max_frame_bytes,
+            new_id=lambda: str(uuid.uuid4()),
+        )
+
     async def run(self) -> None:
         """Serve the charger until it or the CSMS goes away; always leaves both sockets closed."""
         metrics = self._ctx.metrics
         metrics.chargers_connected.labels(self.dialect).inc()
         try:
+            if self.dialect != self._ctx.config.upstream.dialect:
+                # Translation state is loaded before the first frame is read, so nothing races it.
+                self._session = self._new_session(await self._ctx.make_translator(self.charge_box_id, self.dialect))
             await self._serve()
         except Exception:
             metrics.internal_errors.inc()
@@ -217,8 +238,10 @@ class SessionRunner:
                 metrics.messages.labels(leg, "out", dialect, action_label(dialect, action), message.kind).inc()
                 if isinstance(message, CallError):
                     metrics.call_errors.labels(leg, message.error_code).inc()
-                if self.log.isEnabledFor(logging.DEBUG):
+                if self._debug:
                     self.log.debug("> %s %s", leg, text)
+            case Save(key, value):
+                await self._ctx.store.set_value(self.charge_box_id, key, value)
             case Received(leg, kind, action):
                 dialect = self._leg_dialect(leg)
                 metrics.messages.labels(leg, "in", dialect, action_label(dialect, action), kind).inc()
@@ -234,6 +257,11 @@ class SessionRunner:
     def _log_refusal(self, leg: Leg, action: str, error: Exception) -> None:
         metrics = self._ctx.metrics
         dialect = self._leg_dialect(leg)
+        if isinstance(error, InternalBug):
+            cause = error.__cause__
+            self.log.error("%s", error, exc_info=(type(cause), cause, cause.__traceback__) if cause else None)
+            metrics.internal_errors.inc()
+            return
         if isinstance(error, SchemaViolation):
             target = self._leg_dialect(leg.other)
             metrics.schema_violations.labels("emitted", target, action_label(dialect, action)).inc()

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from gateway.core.dialects import Dialect
-from gateway.core.ocppj import Call, CallError, CallResult
-from gateway.core.session import Leg, Pending, Send
+from gateway.core.flow import Flow, Request
+from gateway.core.ocppj import Call, CallError
+from gateway.core.session import Leg, Send
+from gateway.errors import NotSupportedAction
 from tests.core.playbook import (
     ANY,
     BOOT_16,
@@ -28,17 +30,21 @@ HEARTBEAT = [2, "1", "Heartbeat", {}]
 
 
 class TableTranslator:
-    """Translator double at the core's seam: fixed 1.6 -> 2.0.1 call payloads, upstream ids prefixed "up-"."""
+    """Translator double at the core's seam: one fixed target payload per action, results as given."""
 
     def __init__(self, calls: dict[str, dict[str, Any]], results: dict[str, dict[str, Any]] | None = None) -> None:
         self.calls = calls
         self.results = results or {}
 
-    def call(self, call: Call, origin: Leg) -> Call:
-        return Call(f"up-{call.unique_id}", call.action, self.calls[call.action])
+    def flow(self, call: Call, origin: Leg, now: float) -> Flow:
+        reply = yield Request(origin.other, call.action, self.calls[call.action])
+        assert reply is not None
+        if reply.error is not None:
+            raise NotSupportedAction(reply.error.error_description)
+        return self.results.get(call.action, reply.payload)
 
-    def result(self, result: CallResult, pending: Pending) -> CallResult:
-        return CallResult(result.unique_id, self.results.get(pending.action, result.payload))
+    def writes(self) -> list[tuple[str, Any]]:
+        return []
 
 
 def busy_charger_slot(pb: Playbook) -> None:
@@ -501,6 +507,7 @@ def test_translation_failing_target_schema_is_refused() -> None:
         ("received", "charger", "call", "BootNotification"),
         ("refused", "charger", "BootNotification", "SchemaViolation"),
         ("send", "charger", [4, "1", "InternalError", ANY, {}]),
+        ("completed", "BootNotification", "charger", "error", 0.0),
     ]
 
 
@@ -510,7 +517,7 @@ def test_translated_call_is_sent_as_translated() -> None:
     assert pb.charger([2, "1", "BootNotification", BOOT_16])[-1] == (
         "send",
         "csms",
-        [2, "up-1", "BootNotification", BOOT_201],
+        [2, "gw-1", "BootNotification", BOOT_201],
     )
 
 
@@ -518,7 +525,7 @@ def test_translated_result_returns_under_source_id() -> None:
     """The CSMS's answer to a translated call reaches the charger under the charger's own id."""
     pb = Playbook(Dialect.OCPP16, Dialect.OCPP201, TableTranslator({"BootNotification": BOOT_201}))
     pb.charger([2, "1", "BootNotification", BOOT_16])
-    assert pb.csms([3, "up-1", BOOT_ANSWER], now=1.0) == [
+    assert pb.csms([3, "gw-1", BOOT_ANSWER], now=1.0) == [
         ("received", "csms", "result", "BootNotification"),
         ("send", "charger", [3, "1", BOOT_ANSWER]),
         ("completed", "BootNotification", "charger", "result", 1.0),
@@ -530,7 +537,7 @@ def test_translated_result_failing_source_schema_becomes_internal_error() -> Non
     translator = TableTranslator({"BootNotification": BOOT_201}, {"BootNotification": {"status": "Accepted"}})
     pb = Playbook(Dialect.OCPP16, Dialect.OCPP201, translator)
     pb.charger([2, "1", "BootNotification", BOOT_16])
-    assert pb.csms([3, "up-1", BOOT_ANSWER], now=1.0) == [
+    assert pb.csms([3, "gw-1", BOOT_ANSWER], now=1.0) == [
         ("received", "csms", "result", "BootNotification"),
         ("refused", "csms", "BootNotification", "SchemaViolation"),
         ("send", "charger", [4, "1", "InternalError", ANY, {}]),
@@ -548,7 +555,7 @@ def test_translated_csms_call_is_validated_against_csms_schema() -> None:
 def test_translated_csms_call_reaches_charger() -> None:
     """A valid CSMS CALL reaches the charger in the charger's dialect."""
     pb = Playbook(Dialect.OCPP16, Dialect.OCPP201, TableTranslator({"Reset": RESET_16}))
-    assert pb.csms([2, "r1", "Reset", RESET_201])[-1] == ("send", "charger", [2, "up-r1", "Reset", RESET_16])
+    assert pb.csms([2, "r1", "Reset", RESET_201])[-1] == ("send", "charger", [2, "gw-1", "Reset", RESET_16])
 
 
 # ---- next_deadline ----------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""The values a ChargerSession exchanges with its adapter: legs, pending calls, commands, translators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gateway.core.ocppj import Call, Message
+from gateway.errors import GatewayError
+
+if TYPE_CHECKING:
+    from gateway.core.flow import Flow
+
+
+class Leg(StrEnum):
+    """One side of the gateway, named the Envoy way: downstream chargers, upstream CSMS."""
+
+    CHARGER = "charger"
+    CSMS = "csms"
+
+    @property
+    def other(self) -> Leg:
+        return Leg.CSMS if self is Leg.CHARGER else Leg.CHARGER
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A CALL the gateway sent (or queued) on a leg, and who waits for its answer.
+
+    `flow` is set when the call is a step of a translation flow: the reply goes back into the flow
+    instead of straight to the source.
+    """
+
+    out_id: str
+    action: str
+    source: Leg
+    source_id: str
+    source_action: str
+    received_at: float
+    deadline: float
+    flow: Any = None
+
+
+# Commands the adapter carries out, in order.
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Write `text` (the serialized `message`) on `leg`."""
+
+    leg: Leg
+    text: str
+    message: Message
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class Save:
+    """Persist one per-charger state document before anything after it is sent."""
+
+    key: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A well-formed message arrived on `leg` (for counting; results carry their call's action)."""
+
+    leg: Leg
+    kind: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A call that crossed the gateway ended: outcome is result, error, timeout or unavailable."""
+
+    action: str
+    origin: Leg
+    seconds: float
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A message from `leg` was refused; the error says why and has already been answered."""
+
+    leg: Leg
+    action: str
+    error: GatewayError
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A reply on `leg` matched no outstanding call; `late` if that call had timed out."""
+
+    leg: Leg
+    unique_id: str
+    late: bool
+
+
+Command = Send | Save | Received | Completed | Refused | Dropped
+
+
+class Translator(Protocol):
+    """Translates calls between the charger's and the upstream's dialect, keeping per-charger state."""
+
+    def flow(self, call: Call, origin: Leg, now: float) -> Flow:
+        """The flow that carries `call` (from `origin`) to the other leg and answers it."""
+        ...
+
+    def writes(self) -> list[tuple[str, Any]]:
+        """State documents changed since the last call, as (key, value), to persist in that order."""
+        ...
