@@ -24,6 +24,10 @@ import sys
 import aiohttp
 from aiohttp import WSMsgType, web
 
+# The same WebSocket keepalive as the gateway's defaults (listen/upstream ping_interval), so both
+# pay the same transport costs and the ratio measures what the gateway adds on top.
+KEEPALIVE_S = 30.0
+
 SUBPROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 
 
@@ -71,12 +75,13 @@ class Relay:
                 protocols=tuple(wanted),
                 max_msg_size=1 << 20,
                 timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+                heartbeat=KEEPALIVE_S,
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise web.HTTPBadGateway(text=f"upstream unavailable: {exc}") from exc
 
         chosen = (upstream.protocol,) if upstream.protocol else ()
-        charger = web.WebSocketResponse(protocols=chosen, max_msg_size=1 << 20)
+        charger = web.WebSocketResponse(protocols=chosen, max_msg_size=1 << 20, heartbeat=KEEPALIVE_S)
         try:
             await charger.prepare(request)
             to_up = asyncio.create_task(_pump(charger, upstream))

@@ -16,6 +16,9 @@ from gateway.core.dialects import Dialect
 _RTT_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
+_CHILD_CACHE_LIMIT: Final = 4096
+
+
 def action_label(dialect: Dialect, action: str) -> str:
     """The action as a label value: a hostile peer's invented actions all count as "unknown"."""
     return action if action in schemas.actions(dialect) else "unknown"
@@ -80,6 +83,27 @@ class Metrics:
         self.internal_errors = Counter(
             "gateway_internal_errors", "Unexpected exceptions caught while serving a charger", registry=r
         )
+
+        self._message_children: dict[tuple[str, str, str, str, str], Counter] = {}
+        self._duration_children: dict[tuple[str, str], Histogram] = {}
+
+    def message(self, leg: str, direction: str, dialect: Dialect, action: str, kind: str) -> Counter:
+        """The messages counter child for these labels; cached because it is hit for every frame."""
+        key = (leg, direction, dialect, action, kind)
+        child = self._message_children.get(key)
+        if child is None:
+            child = self.messages.labels(leg, direction, dialect, action_label(dialect, action), kind)
+            if len(self._message_children) < _CHILD_CACHE_LIMIT:  # invented actions must not grow it forever
+                self._message_children[key] = child
+        return child
+
+    def duration(self, origin: str, outcome: str) -> Histogram:
+        """The call duration histogram child for these labels (cached)."""
+        key = (origin, outcome)
+        child = self._duration_children.get(key)
+        if child is None:
+            child = self._duration_children[key] = self.call_duration.labels(origin, outcome)
+        return child
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

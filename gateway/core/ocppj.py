@@ -85,7 +85,7 @@ def parse(text: str) -> Message:
         RemoteError: a subclass naming the OCPP-J error; `unique_id` is set when the id was readable.
     """
     try:
-        frame = json.loads(text, parse_constant=_refuse_constant)
+        frame = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise RpcFrameworkError(f"frame is not JSON: {exc}", unique_id=peek_unique_id(text)) from None
     if not isinstance(frame, list) or len(frame) < 3:
@@ -111,6 +111,9 @@ def parse(text: str) -> Message:
 def _refuse_constant(name: str) -> None:
     # Python's json accepts NaN and Infinity; RFC 8259 does not, and neither may our peers.
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def _parse_call_error(frame: list[Any], unique_id: str) -> CallError:

@@ -178,16 +178,12 @@ class ChargerSession:
 
     def next_deadline(self) -> float | None:
         """The earliest time at which `tick` has work to do, or None."""
-        deadlines = [
-            d
-            for slot in self._slots.values()
-            for d in (
-                slot.outstanding.deadline if slot.outstanding else None,
-                slot.queue[0][0].deadline if slot.queue else None,
-            )
-            if d is not None
-        ]
-        return min(deadlines, default=None)
+        earliest: float | None = None
+        for slot in self._slots.values():
+            for pending in (slot.outstanding, slot.queue[0][0] if slot.queue else None):
+                if pending is not None and (earliest is None or pending.deadline < earliest):
+                    earliest = pending.deadline
+        return earliest
 
     def iter_pending(self) -> Iterator[Pending]:
         """Every call in flight or queued, outstanding first."""
@@ -208,13 +204,14 @@ class ChargerSession:
         if not self._passthrough:
             self._start_flow(call, leg, now)
             return
-        pending = Pending(call.unique_id, call.action, leg, call.unique_id, call.action, now, 0.0)
-        self._enqueue(leg.other, pending, call, text, now)
+        self._enqueue(leg.other, call, text, leg, call.unique_id, call.action, now, now)
 
-    def _enqueue(self, leg: Leg, pending: Pending, call: Call, text: str | None, now: float) -> None:
+    def _enqueue(self, leg: Leg, call: Call, text: str | None, source: Leg, source_id: str, source_action: str,
+                 received_at: float, now: float, flow: _FlowRun | None = None) -> None:
+        """Send `call` on `leg` now if its slot is free, else queue it (bounded)."""
         slot = self._slots[leg]
-        pending = Pending(pending.out_id, pending.action, pending.source, pending.source_id,
-                          pending.source_action, pending.received_at, now + slot.timeout, pending.flow)
+        pending = Pending(call.unique_id, call.action, source, source_id, source_action, received_at,
+                          now + slot.timeout, flow)
         if slot.outstanding is None and slot.up and not slot.queue:
             self._send_call(leg, pending, call, text)
         elif len(slot.queue) >= self._max_queued:
@@ -295,9 +292,8 @@ class ChargerSession:
                 self._end_flow_with_error(run, exc, now, blame=step.leg.other)
                 return
             call = Call(self._new_id(), step.action, step.payload)
-            pending = Pending(call.unique_id, step.action, run.source, run.source_id, run.source_action,
-                              run.received_at, 0.0, run)
-            self._enqueue(step.leg, pending, call, None, now)
+            self._enqueue(step.leg, call, None, run.source, run.source_id, run.source_action, run.received_at,
+                          now, run)
             return
 
     def _answer_flow(self, run: _FlowRun, payload: JsonObject, now: float) -> None:

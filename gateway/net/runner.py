@@ -63,6 +63,7 @@ class SessionRunner:
         self._upstream: upstream_mod.Socket | None = None
         self._session = self._new_session(None)
         self._debug = self.log.isEnabledFor(logging.DEBUG)
+        self._dialects = {Leg.CHARGER: dialect, Leg.CSMS: ctx.config.upstream.dialect}
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -138,7 +139,7 @@ class SessionRunner:
     async def _downstream_loop(self) -> None:
         async for msg in self._ws:
             if msg.type is WSMsgType.TEXT:
-                await self._feed(partial(self._session.receive, Leg.CHARGER, msg.data))
+                await self._feed_text(Leg.CHARGER, msg.data)
             elif msg.type is WSMsgType.BINARY:
                 await self._feed(partial(self._session.receive_unreadable, Leg.CHARGER, _head(msg.data), _BINARY))
             elif msg.type is WSMsgType.ERROR:
@@ -183,7 +184,7 @@ class SessionRunner:
         """Read until the connection ends; True if the CSMS closed it with a Close frame."""
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
-                await self._feed(partial(self._session.receive, Leg.CSMS, msg.data))
+                await self._feed_text(Leg.CSMS, msg.data)
             elif msg.type is WSMsgType.BINARY:
                 await self._feed(partial(self._session.receive_unreadable, Leg.CSMS, _head(msg.data), _BINARY))
             elif msg.type is WSMsgType.ERROR:
@@ -217,36 +218,52 @@ class SessionRunner:
 
     # ---- feeding the session and carrying out its commands ------------------------------
 
+    async def _feed_text(self, leg: Leg, text: str) -> None:
+        """`_feed` for one text frame: the hot path, without a partial per frame."""
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            self._session.receive(leg, text, loop.time())
+            await self._carry_out(loop)
+
     async def _feed(self, event: Callable[[float], None]) -> None:
         loop = asyncio.get_running_loop()
         async with self._lock:
             event(loop.time())
-            for command in self._session.commands():
-                await self._execute(command)
-            self._schedule_tick(loop)
+            await self._carry_out(loop)
 
-    async def _execute(self, command: Command) -> None:
+    async def _carry_out(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Carry out the session's commands in order; the caller holds the lock."""
+        for command in self._session.commands():
+            # Sends and saves are awaited in order; everything else is bookkeeping (hot path).
+            if type(command) is Send:
+                await self._send(command)
+            elif type(command) is Save:
+                await self._ctx.store.set_value(self.charge_box_id, command.key, command.value)
+            else:
+                self._note(command)
+        self._schedule_tick(loop)
+
+    async def _send(self, command: Send) -> None:
+        leg, message = command.leg, command.message
+        ws = self._ws if leg is Leg.CHARGER else self._upstream
+        if ws is None or ws.closed:
+            self.log.warning("cannot send %s %s: %s leg is closed", command.action, message.kind, leg)
+            return
+        await ws.send_str(command.text)
+        metrics = self._ctx.metrics
+        metrics.message(leg, "out", self._dialects[leg], command.action, message.kind).inc()
+        if type(message) is CallError:
+            metrics.call_errors.labels(leg, message.error_code).inc()
+        if self._debug:
+            self.log.debug("> %s %s", leg, command.text)
+
+    def _note(self, command: Command) -> None:
         metrics = self._ctx.metrics
         match command:
-            case Send(leg, text, message, action):
-                ws = self._ws if leg is Leg.CHARGER else self._upstream
-                dialect = self._leg_dialect(leg)
-                if ws is None or ws.closed:
-                    self.log.warning("cannot send %s %s: %s leg is closed", action, message.kind, leg)
-                    return
-                await ws.send_str(text)
-                metrics.messages.labels(leg, "out", dialect, action_label(dialect, action), message.kind).inc()
-                if isinstance(message, CallError):
-                    metrics.call_errors.labels(leg, message.error_code).inc()
-                if self._debug:
-                    self.log.debug("> %s %s", leg, text)
-            case Save(key, value):
-                await self._ctx.store.set_value(self.charge_box_id, key, value)
             case Received(leg, kind, action):
-                dialect = self._leg_dialect(leg)
-                metrics.messages.labels(leg, "in", dialect, action_label(dialect, action), kind).inc()
-            case Completed(action, origin, seconds, outcome):
-                metrics.call_duration.labels(origin, outcome).observe(seconds)
+                metrics.message(leg, "in", self._dialects[leg], action, kind).inc()
+            case Completed(_, origin, seconds, outcome):
+                metrics.duration(origin, outcome).observe(seconds)
             case Refused(leg, action, error):
                 self._log_refusal(leg, action, error)
             case Dropped(leg, unique_id, late):
@@ -272,15 +289,22 @@ class SessionRunner:
         self.log.warning("refused %s from the %s: %s", action or "frame", leg, error)
 
     def _leg_dialect(self, leg: Leg) -> Dialect:
-        return self.dialect if leg is Leg.CHARGER else self._ctx.config.upstream.dialect
+        return self._dialects[leg]
 
     def _schedule_tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        # One timer per charger, moved only when a deadline comes earlier than it: deadlines mostly grow,
+        # so a busy charger does not create and cancel a timer for every call. A timer that fires with
+        # nothing due is harmless: the tick finds nothing and the next deadline is scheduled.
+        if self._closing or self._tasks is None:
+            return
         deadline = self._session.next_deadline()
-        if self._timer is not None and (deadline is None or self._timer.when() != deadline):
+        if deadline is None:
+            return
+        if self._timer is not None:
+            if deadline >= self._timer.when():
+                return
             self._timer.cancel()
-            self._timer = None
-        if deadline is not None and self._timer is None and self._tasks is not None and not self._closing:
-            self._timer = loop.call_at(deadline, self._on_timer)
+        self._timer = loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
