@@ -26,6 +26,7 @@ from gateway.net.admin import admin_app
 from gateway.net.context import GatewayContext
 from gateway.net.server import charger_app
 from gateway.store import StateStore, open_store
+from gateway.translation import load_translation_rules, translator_factory
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Gateway:
 
     async def _start(self) -> None:
         config = self.config
+        rules = load_translation_rules(config)
         self._store = await open_store(config.state.path)
         ctx = GatewayContext(
             config=config,
@@ -70,6 +72,7 @@ class Gateway:
             store=self._store,
             http=upstream.client_session(),
             upstream_tls=upstream.tls_context(config),
+            translators=translator_factory(config, rules),
         )
         self._ctx = ctx
         self._admin_runner = web.AppRunner(

@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = load_config(args.config)
+        from gateway.translation import load_translation_rules
+
+        load_translation_rules(config)  # the mapping files, checked exactly as `run` loads them
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG

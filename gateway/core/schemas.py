@@ -71,7 +71,8 @@ def actions(dialect: Dialect) -> frozenset[str]:
 def _validator(family: Dialect, action: str, direction: Direction) -> _Validator:
     path = resources.files("ocpp").joinpath(_PACKAGE_DIRS[family], _file_name(family, action, direction))
     schema = json.loads(path.read_text(encoding="utf-8"))
-    compiled: _Validator = fastjsonschema.compile(schema)
+    # use_default=False: validation must never fill in defaults, i.e. change what we forward.
+    compiled: _Validator = fastjsonschema.compile(schema, use_default=False)
     return compiled
 
 
