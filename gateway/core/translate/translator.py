@@ -16,7 +16,7 @@ from gateway.core.flow import Flow, Reply, Request
 from gateway.core.mapping import Answer, Delegate, Forward, RuleSet
 from gateway.core.ocppj import Call, JsonObject
 from gateway.core.session_types import Leg
-from gateway.core.translate import status16, tx16
+from gateway.core.translate import commands, config201, status16, tx16, tx201
 from gateway.core.translate.context import HandlerContext, PeerCallError, iso
 from gateway.core.translate.hooks import call_hook
 from gateway.errors import NotSupportedAction
@@ -24,12 +24,15 @@ from gateway.errors import NotSupportedAction
 #: A handler may return None to say "not mine after all": the rule's plain mapping applies then.
 CodeHandler = Callable[[HandlerContext, Call, float], Flow | None]
 
-#: Code handlers by (name used in the mapping files, source dialect family).
+#: Code handlers by (name used in the mapping files, source dialect family); each module lists its own.
 HANDLERS: Final[dict[tuple[str, Dialect], CodeHandler]] = {
     ("start_transaction", Dialect.OCPP16): tx16.start_transaction,
     ("stop_transaction", Dialect.OCPP16): tx16.stop_transaction,
     ("meter_values_in_transaction", Dialect.OCPP16): tx16.meter_values,
     ("status_notification", Dialect.OCPP16): status16.status_notification,
+    **tx201.HANDLERS,
+    **config201.HANDLERS,
+    **commands.HANDLERS,
 }
 
 
