@@ -85,6 +85,22 @@ class Charger:
 
     password: str | None = None
     upstream_password: str | None = None
+    #: 1.6 connector k (1-based) -> (2.0.1 EVSE id, connector id); empty = one connector per EVSE.
+    topology: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """Translation decisions an operator may change (TRANSLATION.md 6.4)."""
+
+    mappings_dir: str | None = None
+    id_token_default_type: str = "ISO14443"
+    no_authorization_idtag: str = "NoAuthorization"
+    boot_default_reason: str = "PowerUp"
+    attach_untagged_meter_values: bool = True
+    start16_requires_ev_connected: bool = True
+    end_on_deauthorization: bool = True
+    remote_start_expiry_s: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +113,7 @@ class Config:
     state: State = State()
     limits: Limits = Limits()
     chargers: Mapping[str, Charger] = field(default_factory=dict)
+    translation: Translation = Translation()
     log_level: str = "INFO"
 
 
@@ -133,6 +150,7 @@ def parse_config(top: Reader) -> Config:
         state=_state(top.section("state")),
         limits=_limits(top.section("limits")),
         chargers=_chargers(top.section("chargers")),
+        translation=_translation(top.section("translation")),
         log_level=top.choice("log_level", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
     )
     top.done()
@@ -223,7 +241,49 @@ def _chargers(r: Reader) -> dict[str, Charger]:
         chargers[charge_box_id] = Charger(
             password=entry.string("password", None),
             upstream_password=entry.string("upstream_password", None),
+            topology=_topology(entry),
         )
         entry.done()
     r.done()
     return chargers
+
+
+def _topology(r: Reader) -> tuple[tuple[int, int], ...]:
+    raw = r.raw("topology", [])
+    pairs = []
+    if not isinstance(raw, list):
+        raise r.error("expected a list of [evseId, connectorId] pairs, one per 1.6 connector", "topology")
+    for index, item in enumerate(raw, start=1):
+        ok = isinstance(item, list) and len(item) == 2 and all(isinstance(n, int) and n > 0 for n in item)
+        if not ok:
+            raise r.error(f"entry {index}: expected [evseId, connectorId] with positive integers, got {item!r}",
+                          "topology")
+        pairs.append((int(item[0]), int(item[1])))
+    if len(set(pairs)) != len(pairs):
+        raise r.error("an (evseId, connectorId) pair appears twice", "topology")
+    return tuple(pairs)
+
+
+def _translation(r: Reader) -> Translation:
+    mappings_dir = r.string("mappings_dir", None)
+    if mappings_dir is not None and not Path(mappings_dir).is_dir():
+        raise r.error(f"directory not found: {mappings_dir}", "mappings_dir")
+    translation = Translation(
+        mappings_dir=mappings_dir,
+        id_token_default_type=r.choice("id_token_default_type", _TOKEN_TYPES, "ISO14443"),
+        no_authorization_idtag=r.string("no_authorization_idtag", "NoAuthorization"),
+        boot_default_reason=r.choice("boot_default_reason", _BOOT_REASONS, "PowerUp"),
+        attach_untagged_meter_values=r.boolean("attach_untagged_meter_values", True),
+        start16_requires_ev_connected=r.boolean("start16_requires_ev_connected", True),
+        end_on_deauthorization=r.boolean("end_on_deauthorization", True),
+        remote_start_expiry_s=r.number("remote_start_expiry_s", 120.0, minimum=1),
+    )
+    if len(translation.no_authorization_idtag) > 20:
+        raise r.error("must be at most 20 characters (a 1.x idTag)", "no_authorization_idtag")
+    r.done()
+    return translation
+
+
+_TOKEN_TYPES: Final = ("Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local", "MacAddress")
+_BOOT_REASONS: Final = ("ApplicationReset", "FirmwareUpdate", "LocalReset", "PowerUp", "RemoteReset",
+                        "ScheduledReset", "Triggered", "Unknown", "Watchdog")

@@ -43,6 +43,10 @@ class Reader:
             raise self.error("is required", key)
         return default
 
+    def raw(self, key: str, default: object = _MISSING) -> Any:
+        """The value as YAML gave it (the caller checks its shape)."""
+        return self._get(key, default)
+
     def string(self, key: str, default: object = _MISSING) -> Any:
         value = self._get(key, default)
         if value is default:

@@ -7,14 +7,14 @@ from functools import partial
 
 from gateway.config import Config
 from gateway.core.dialects import Dialect
-from gateway.core.mapping import HANDLERS_USED, RuleSet, load_rules
+from gateway.core.mapping import HANDLERS_USED, RuleSet
 from gateway.core.session_types import Translator
 from gateway.core.translate.context import HandlerContext
 from gateway.core.translate.hooks import HOOKS
-from gateway.core.translate.settings import TranslationSettings
+from gateway.core.translate.settings import Topology, TranslationSettings
 from gateway.core.translate.state import KEY_PREFIX, ChargerState
 from gateway.core.translate.translator import HANDLERS, Translation
-from gateway.mapping_files import builtin_mapping_texts
+from gateway.mapping_files import load_mappings
 from gateway.net.context import TranslatorFactory
 from gateway.store import StateStore
 
@@ -25,14 +25,30 @@ def load_translation_rules(config: Config) -> RuleSet:
     Raises:
         ConfigError: a mapping file is invalid (file, entry and problem in one line).
     """
-    del config  # operator mapping directories are a setting still to come
     # Handlers the files may name include ones not written yet: those answer NotSupported at run time.
-    return load_rules(builtin_mapping_texts(), HOOKS.keys(), HANDLERS_USED | {name for name, _ in HANDLERS})
+    handlers = HANDLERS_USED | {name for name, _ in HANDLERS}
+    return load_mappings(HOOKS.keys(), handlers, config.translation.mappings_dir)
 
 
 def translator_factory(config: Config, rules: RuleSet) -> TranslatorFactory:
     """The factory a GatewayContext uses to build each charger's Translation."""
     return partial(_make_translator, config, rules)
+
+
+def settings_for(config: Config, charge_box_id: str) -> TranslationSettings:
+    """The translation settings of one charger: the `translation` section plus its topology."""
+    t = config.translation
+    charger = config.chargers.get(charge_box_id)
+    return TranslationSettings(
+        default_token_type=t.id_token_default_type,
+        no_authorization_idtag=t.no_authorization_idtag,
+        boot_default_reason=t.boot_default_reason,
+        attach_untagged_meter_values=t.attach_untagged_meter_values,
+        start16_requires_ev_connected=t.start16_requires_ev_connected,
+        end_on_deauthorization=t.end_on_deauthorization,
+        remote_start_expiry_s=t.remote_start_expiry_s,
+        topology=Topology(charger.topology if charger else ()),
+    )
 
 
 async def _make_translator(
@@ -43,5 +59,6 @@ async def _make_translator(
     documents = {}
     for key in ChargerState.store_keys():
         documents[key.removeprefix(KEY_PREFIX)] = await store.get_value(charge_box_id, key)
-    ctx = HandlerContext(charge_box_id, charger, upstream, ChargerState(documents), TranslationSettings(), time.time)
+    ctx = HandlerContext(charge_box_id, charger, upstream, ChargerState(documents), settings_for(config, charge_box_id),
+                         time.time)
     return Translation(ctx, rules)

@@ -51,6 +51,10 @@ def _bad(tmp_path: Path, **overrides: object) -> Path:
          "chargers.CB1.password: environment variable NOT_SET_ANYWHERE is not set"),
         ({"chargers": {"CB/1": {}}}, "chargers.CB/1: not a valid charge box id"),
         ({"limits": {"max_queued_calls": "many"}}, "limits.max_queued_calls: expected an integer, got a string"),
+        ({"chargers": {"CB1": {"topology": [[1, 1], [1, 1]]}}},
+         "chargers.CB1.topology: an (evseId, connectorId) pair appears twice"),
+        ({"translation": {"id_token_default_type": "RFID"}},
+         "translation.id_token_default_type: expected Central or eMAID or ISO14443"),
     ],
 )
 async def test_check_names_file_key_and_problem(tmp_path: Path, overrides: dict[str, object], reason: str) -> None:
@@ -127,3 +131,17 @@ async def _wait_healthy(port: int) -> None:
             except aiohttp.ClientConnectionError:
                 pass
             await asyncio.sleep(0.05)  # polling a process we do not control; no event to await
+
+
+async def test_check_validates_operator_mapping_files(tmp_path: Path) -> None:
+    """A broken operator mapping file fails `check` with its file, entry and problem."""
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "vendor.yaml").write_text(
+        "format: 1\npair: [ocpp1.6, ocpp2.0.1]\nmessages:\n  ocpp1.6:\n    Heartbeat:\n      direction: up\n"
+        "      request:\n        fields:\n          noSuchField: {const: 1}\n      response:\n        copy: [currentTime]\n"
+    )
+    path = _bad(tmp_path, translation={"mappings_dir": str(mappings)})
+    code, _, err = await _gateway_cli("check", "--config", str(path))
+    assert code == 2
+    assert err.startswith("vendor.yaml: messages[Heartbeat ocpp1.6->ocpp2.0.1].request.fields.noSuchField:"), err

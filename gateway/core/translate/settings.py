@@ -35,10 +35,7 @@ class TranslationSettings:
     no_authorization_idtag: str = "NoAuthorization"
     boot_default_reason: str = "PowerUp"
     attach_untagged_meter_values: bool = True
-    accept_without_id_token_info: bool = True
     start16_requires_ev_connected: bool = True
     end_on_deauthorization: bool = True
-    reset_soft_as: str = "Immediate"
-    reset_immediate_as: str = "Hard"
     remote_start_expiry_s: float = 120.0
     topology: Topology = field(default_factory=Topology)
