@@ -87,7 +87,8 @@ def _csms_failure(tmp_path: Path, what: str) -> InteropPeerError:
 
 
 async def run_csms(
-    tmp_path: Path, *, sessions: int = 0, wait_ms: int = 10_000, startup_timeout: float = 10.0
+    tmp_path: Path, *, sessions: int = 0, wait_ms: int = 10_000, startup_timeout: float = 10.0,
+    behind_translation: bool = False,
 ) -> tuple[asyncio.subprocess.Process, int]:
     """Start csms.js on 127.0.0.1 with a free port; return (process, port) once it listens.
 
@@ -109,6 +110,7 @@ async def run_csms(
             str(sessions),
             "--wait-ms",
             str(wait_ms),
+            *(["--behind-translation"] if behind_translation else []),
             cwd=INTEROP_DIR,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=stdout,
