@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
@@ -14,6 +17,7 @@ from gateway.config import load_config
 from tests.peers import Csms
 
 GatewayFactory = Callable[..., Awaitable[Gateway]]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write_config(tmp_path: Path, upstream_url: str, dialect: str, **sections: Any) -> Path:
@@ -59,3 +63,23 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
 
 def charger_url(gateway: Gateway) -> str:
     return f"ws://127.0.0.1:{gateway.port}/ocpp"
+
+
+def free_port() -> int:
+    """A loopback TCP port free right now (for gateways run as subprocesses, which need fixed ports)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_healthy(port: int) -> None:
+    """Wait until a gateway subprocess answers /healthz with 200 (bounded)."""
+    async with aiohttp.ClientSession() as http, asyncio.timeout(15):
+        while True:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)  # polling a process we do not control; no event to await

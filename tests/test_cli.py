@@ -8,14 +8,11 @@ import signal
 import sys
 from pathlib import Path
 
-import aiohttp
 import pytest
 import yaml
 
-from tests.conftest import write_config
+from tests.conftest import REPO, free_port, wait_healthy, write_config
 from tests.peers import Csms, connect_charger
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 async def _gateway_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -84,8 +81,8 @@ async def test_check_expands_secrets_from_the_environment(tmp_path: Path) -> Non
 async def test_sigterm_closes_chargers_with_1001_and_exits_cleanly(tmp_path: Path, csms: Csms) -> None:
     """On SIGTERM the gateway closes chargers with 1001, closes upstreams, and exits 0 within 5 s."""
     config = yaml.safe_load(write_config(tmp_path, csms.url, "ocpp1.6").read_text())
-    config["listen"]["port"] = _free_port()
-    config["admin"]["port"] = _free_port()
+    config["listen"]["port"] = free_port()
+    config["admin"]["port"] = free_port()
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
     process = await asyncio.create_subprocess_exec(
@@ -93,7 +90,7 @@ async def test_sigterm_closes_chargers_with_1001_and_exits_cleanly(tmp_path: Pat
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await _wait_healthy(config["admin"]["port"])
+        await wait_healthy(config["admin"]["port"])
         charger = await connect_charger(f"ws://127.0.0.1:{config['listen']['port']}/ocpp", "CB1", "ocpp1.6")
         link = await csms.next_connection()
         loop = asyncio.get_running_loop()
@@ -111,37 +108,3 @@ async def test_sigterm_closes_chargers_with_1001_and_exits_cleanly(tmp_path: Pat
     assert code == 0, stderr
     assert charger.ws.close_code == 1001
     assert "closing 1 charger connections" in stderr and "stopped" in stderr
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _wait_healthy(port: int) -> None:
-    async with aiohttp.ClientSession() as http, asyncio.timeout(15):
-        while True:
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)  # polling a process we do not control; no event to await
-
-
-async def test_check_validates_operator_mapping_files(tmp_path: Path) -> None:
-    """A broken operator mapping file fails `check` with its file, entry and problem."""
-    mappings = tmp_path / "mappings"
-    mappings.mkdir()
-    (mappings / "vendor.yaml").write_text(
-        "format: 1\npair: [ocpp1.6, ocpp2.0.1]\nmessages:\n  ocpp1.6:\n    Heartbeat:\n      direction: up\n"
-        "      request:\n        fields:\n          noSuchField: {const: 1}\n      response:\n        copy: [currentTime]\n"
-    )
-    path = _bad(tmp_path, translation={"mappings_dir": str(mappings)})
-    code, _, err = await _gateway_cli("check", "--config", str(path))
-    assert code == 2
-    assert err.startswith("vendor.yaml: messages[Heartbeat ocpp1.6->ocpp2.0.1].request.fields.noSuchField:"), err

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from ocpp.exceptions import NotSupportedError
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
 from gateway.app import Gateway
 from gateway.config import load_config
-from tests.conftest import GatewayFactory, charger_url, write_config
+from tests.conftest import REPO, GatewayFactory, charger_url, free_port, wait_healthy, write_config
 from tests.peers import Charger, Csms, CsmsLink, connect_charger, now
 
 
@@ -182,3 +185,46 @@ async def test_command_without_16_counterpart_is_not_supported(pair: Pair) -> No
         await pair.link.cp.call(c201.SetDisplayMessage(message={
             "id": 1, "priority": "NormalCycle", "message": {"format": "UTF8", "content": "hi"}}), suppress=False)
     assert pair.charger.cp.commands.empty()
+
+
+@pytest.mark.timeout(60)
+async def test_sigkill_mid_transaction_loses_no_mapping(csms: Csms, tmp_path: Path) -> None:
+    """After SIGKILL and a restart, the running transaction continues upstream with its id and the next seqNo."""
+    config = yaml.safe_load(write_config(tmp_path, csms.url, "ocpp2.0.1").read_text())
+    config["listen"]["port"], config["admin"]["port"] = free_port(), free_port()
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    url = f"ws://127.0.0.1:{config['listen']['port']}/ocpp"
+
+    async def start() -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "run", "--config", str(path), cwd=REPO,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await wait_healthy(config["admin"]["port"])
+        return process
+
+    process = await start()
+    try:
+        charger = await connect_charger(url, "CB16", "ocpp1.6")
+        link = await csms.next_connection()
+        started = await charger.cp.call(c16.StartTransaction(connector_id=1, id_tag="T1", meter_start=0,
+                                                             timestamp=now()))
+        await charger.cp.call(c16.MeterValues(connector_id=1, transaction_id=started.transaction_id, meter_value=[
+            {"timestamp": now(), "sampled_value": [{"value": "100"}]}]))
+        _, begin = await link.next_call()
+        _, update = await link.next_call()
+        process.kill()
+        await process.wait()
+        await charger.close()
+        process = await start()
+        charger = await connect_charger(url, "CB16", "ocpp1.6")
+        link = await csms.next_connection()
+        await charger.cp.call(c16.StopTransaction(transaction_id=started.transaction_id, meter_stop=500,
+                                                  timestamp=now()))
+        _, end = await link.next_call()
+        ids = {e["transaction_info"]["transaction_id"] for e in (begin, update, end)}
+        assert len(ids) == 1 and [e["seq_no"] for e in (begin, update, end)] == [0, 1, 2]
+        await charger.close()
+    finally:
+        process.kill()
+        await process.wait()
