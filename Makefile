@@ -30,7 +30,7 @@ check: install
 
 test: $(VENV)/.dev tests/interop/node_modules/.ready
 	$(BIN)/ruff check gateway tests bench
-	$(BIN)/mypy gateway
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev

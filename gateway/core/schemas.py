@@ -76,6 +76,10 @@ def _validator(family: Dialect, action: str, direction: Direction) -> _Validator
     return compiled
 
 
+#: Compiled validators by the exact arguments of `validate`: one dict lookup on the hot path.
+_BY_KEY: dict[tuple[Dialect, str, str], _Validator] = {}
+
+
 def validate(dialect: Dialect, action: str, direction: Direction, payload: Any) -> None:
     """Check one payload against its official schema.
 
@@ -89,10 +93,13 @@ def validate(dialect: Dialect, action: str, direction: Direction, payload: Any) 
         NotImplementedAction: the action does not exist in that OCPP version.
         RemoteError: the subclass naming the violated constraint (type, occurrence, property, format).
     """
-    if action not in actions(dialect):
-        raise NotImplementedAction(f"{action} is not an OCPP {dialect.json_family} action")
+    validator = _BY_KEY.get((dialect, action, direction))
+    if validator is None:
+        if action not in actions(dialect):
+            raise NotImplementedAction(f"{action} is not an OCPP {dialect.json_family} action")
+        validator = _BY_KEY[(dialect, action, direction)] = _validator(dialect.json_family, action, direction)
     try:
-        _validator(dialect.json_family, action, direction)(payload)
+        validator(payload)
     except fastjsonschema.JsonSchemaValueException as exc:
         error = _RULE_ERRORS.get(exc.rule or "", FormatViolation)
         raise error(f"{action} {direction}: {exc.message}") from None

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from gateway.core.ocppj import Call, Message
 from gateway.errors import GatewayError
@@ -24,8 +23,7 @@ class Leg(StrEnum):
         return Leg.CSMS if self is Leg.CHARGER else Leg.CHARGER
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
+class Pending(NamedTuple):
     """A CALL the gateway sent (or queued) on a leg, and who waits for its answer.
 
     `flow` is set when the call is a step of a translation flow: the reply goes back into the flow
@@ -42,9 +40,9 @@ class Pending:
     flow: Any = None
 
 
-# Commands the adapter carries out, in order.
-@dataclass(frozen=True, slots=True)
-class Send:
+# Commands the adapter carries out, in order. NamedTuples rather than frozen dataclasses: they are
+# just as immutable and several are built for every frame, where tuples cost a third as much.
+class Send(NamedTuple):
     """Write `text` (the serialized `message`) on `leg`."""
 
     leg: Leg
@@ -53,16 +51,14 @@ class Send:
     action: str
 
 
-@dataclass(frozen=True, slots=True)
-class Save:
+class Save(NamedTuple):
     """Persist one per-charger state document before anything after it is sent."""
 
     key: str
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
+class Received(NamedTuple):
     """A well-formed message arrived on `leg` (for counting; results carry their call's action)."""
 
     leg: Leg
@@ -70,8 +66,7 @@ class Received:
     action: str
 
 
-@dataclass(frozen=True, slots=True)
-class Completed:
+class Completed(NamedTuple):
     """A call that crossed the gateway ended: outcome is result, error, timeout or unavailable."""
 
     action: str
@@ -80,8 +75,7 @@ class Completed:
     outcome: str
 
 
-@dataclass(frozen=True, slots=True)
-class Refused:
+class Refused(NamedTuple):
     """A message from `leg` was refused; the error says why and has already been answered."""
 
     leg: Leg
@@ -89,8 +83,7 @@ class Refused:
     error: GatewayError
 
 
-@dataclass(frozen=True, slots=True)
-class Dropped:
+class Dropped(NamedTuple):
     """A reply on `leg` matched no outstanding call; `late` if that call had timed out."""
 
     leg: Leg
