@@ -10,8 +10,10 @@ in json.dumps.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +27,21 @@ DIALECTS = (OCPP16, OCPP201)
 # links alive; StatusNotification is rare. BootNotification is sent once per
 # connection and is not part of the mix.
 DEFAULT_MIX = (("MeterValues", 70), ("Heartbeat", 25), ("StatusNotification", 5))
+
+# With loadgen --transactions (1.6 only): each charger's StatusNotifications cycle through these.
+# Behind a translating gateway (1.6 -> 2.0.1) a 2.0.1 StatusNotification goes out only when the
+# connectorStatus changes (Charging -> Occupied, Available -> Available), so per four notifications
+# two are forwarded (each with a TransactionEvent ChargingStateChanged) and two are answered locally.
+TX_STATUS_CYCLE = ("Charging", "Charging", "Available", "Available")
+
+
+@dataclass
+class FrameParams:
+    """Per-charger values that go into request payloads."""
+
+    transaction_id: int = 1  # 1.6 MeterValues.transactionId (loadgen --transactions: the CSMS-given id)
+    status: str = "Charging"  # 1.6 StatusNotification.status
+    id_tag: str = "BENCHTAG"  # 1.6 StartTransaction.idTag (CiString20)
 
 
 class _SecondClock:
@@ -48,11 +65,11 @@ CLOCK = _SecondClock()
 # --- charger -> CSMS requests -------------------------------------------------
 
 
-def _meter_values_16(ts: str, energy_wh: float) -> Json:
+def _meter_values_16(ts: str, energy_wh: float, p: FrameParams) -> Json:
     # OCPP 1.6 sampled values are strings; unit/measurand are enums.
     return {
         "connectorId": 1,
-        "transactionId": 1,
+        "transactionId": p.transaction_id,
         "meterValue": [
             {
                 "timestamp": ts,
@@ -67,7 +84,7 @@ def _meter_values_16(ts: str, energy_wh: float) -> Json:
     }
 
 
-def _meter_values_201(ts: str, energy_wh: float) -> Json:
+def _meter_values_201(ts: str, energy_wh: float, p: FrameParams) -> Json:
     # OCPP 2.0.1 sampled values are numbers and carry unitOfMeasure objects.
     return {
         "evseId": 1,
@@ -89,29 +106,35 @@ def _meter_values_201(ts: str, energy_wh: float) -> Json:
     }
 
 
-_REQUESTS: dict[str, dict[str, Callable[[str, float], Json]]] = {
+_REQUESTS: dict[str, dict[str, Callable[[str, float, FrameParams], Json]]] = {
     OCPP16: {
-        "BootNotification": lambda ts, e: {
+        "BootNotification": lambda ts, e, p: {
             "chargePointVendor": "Bench",
             "chargePointModel": "LoadGen-1",
             "firmwareVersion": "1.0.0",
         },
-        "Heartbeat": lambda ts, e: {},
-        "StatusNotification": lambda ts, e: {
+        "Heartbeat": lambda ts, e, p: {},
+        "StatusNotification": lambda ts, e, p: {
             "connectorId": 1,
             "errorCode": "NoError",
-            "status": "Charging",
+            "status": p.status,
             "timestamp": ts,
         },
         "MeterValues": _meter_values_16,
+        "StartTransaction": lambda ts, e, p: {
+            "connectorId": 1,
+            "idTag": p.id_tag,
+            "meterStart": int(e),
+            "timestamp": ts,
+        },
     },
     OCPP201: {
-        "BootNotification": lambda ts, e: {
+        "BootNotification": lambda ts, e, p: {
             "chargingStation": {"model": "LoadGen-1", "vendorName": "Bench", "firmwareVersion": "1.0.0"},
             "reason": "PowerUp",
         },
-        "Heartbeat": lambda ts, e: {},
-        "StatusNotification": lambda ts, e: {
+        "Heartbeat": lambda ts, e, p: {},
+        "StatusNotification": lambda ts, e, p: {
             "timestamp": ts,
             "connectorStatus": "Occupied",
             "evseId": 1,
@@ -122,30 +145,51 @@ _REQUESTS: dict[str, dict[str, Callable[[str, float], Json]]] = {
 }
 
 
-def request_payload(dialect: str, action: str, ts: str, energy_wh: float = 12345.6) -> Json:
+def request_payload(
+    dialect: str, action: str, ts: str, energy_wh: float = 12345.6, params: FrameParams | None = None
+) -> Json:
     """Schema-valid request payload (exposed for the schema self-check)."""
-    return _REQUESTS[dialect][action](ts, energy_wh)
+    return _REQUESTS[dialect][action](ts, energy_wh, params or FrameParams())
 
 
 class RequestFrames:
-    """Builds `[2,"id","Action",{...}]` text for one dialect with cached payload JSON."""
+    """Builds `[2,"id","Action",{...}]` text for one dialect with cached payload JSON.
 
-    def __init__(self, dialect: str) -> None:
+    One instance per charger: `params` (transaction id, idTag) are that charger's, and with a
+    status cycle each StatusNotification takes the next status of it.
+    """
+
+    def __init__(
+        self, dialect: str, params: FrameParams | None = None, status_cycle: tuple[str, ...] | None = None
+    ) -> None:
         if dialect not in _REQUESTS:
             raise ValueError(f"unknown dialect {dialect!r}")
         self.dialect = dialect
+        self.params = params or FrameParams()
+        self._status_cycle = status_cycle
+        self._status_next = 0
         self._sec = ""
         self._cache: dict[str, str] = {}
+
+    def set_transaction(self, transaction_id: int) -> None:
+        """Use this transactionId in later MeterValues."""
+        self.params.transaction_id = transaction_id
+        self._cache.clear()
 
     def frame(self, action: str, msg_id: str) -> str:
         ts = CLOCK.now()
         if ts != self._sec:  # new second: payloads with timestamps are stale
             self._sec = ts
             self._cache.clear()
-        body = self._cache.get(action)
+        key = action
+        if action == "StatusNotification" and self._status_cycle:
+            self.params.status = self._status_cycle[self._status_next % len(self._status_cycle)]
+            self._status_next += 1
+            key = f"{action}/{self.params.status}"
+        body = self._cache.get(key)
         if body is None:
-            body = json.dumps(request_payload(self.dialect, action, ts), separators=(",", ":"))
-            self._cache[action] = body
+            body = json.dumps(request_payload(self.dialect, action, ts, params=self.params), separators=(",", ":"))
+            self._cache[key] = body
         # msg_id is generated by us (digits/letters only), so no JSON escaping needed.
         return f'[2,"{msg_id}","{action}",{body}]'
 
@@ -175,6 +219,10 @@ _STATIC_RESPONSES: dict[str, dict[str, Json]] = {
         "NotifyEvent": {},
     },
 }
+
+# A 2.0.1 TransactionEvent(Started) carrying an idToken gets its authorization back, as a real
+# CSMS would answer; every other TransactionEvent gets {} (sink.py tells them apart by eventType).
+TX_STARTED_RESPONSE_201: Json = {"idTokenInfo": {"status": "Accepted"}}
 
 BOOT_INTERVAL_S = 300
 
@@ -213,3 +261,55 @@ class ResponseBodies:
             self._sec = ts
             self._timed = {a: json.dumps(p, separators=(",", ":")) for a, p in _timed_responses(ts).items()}
         return self._timed.get(action)
+
+
+# --- schema self-check ---------------------------------------------------------
+
+
+def _schema(dialect: str, action: str, response: bool) -> Json:
+    from importlib.resources import files
+
+    if dialect == OCPP16:
+        name = f"{action}Response.json" if response else f"{action}.json"
+        pkg = "ocpp.v16"
+    else:
+        name = f"{action}{'Response' if response else 'Request'}.json"
+        pkg = "ocpp.v201"
+    loaded: Json = json.loads(files(pkg).joinpath("schemas", name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def self_check() -> list[str]:
+    """Validate every payload the bench sends or answers against the `ocpp` package's schemas."""
+    import jsonschema  # type: ignore[import-untyped]
+
+    problems: list[str] = []
+    ts = CLOCK.now()
+
+    def check(dialect: str, action: str, payload: Json, response: bool) -> None:
+        schema = _schema(dialect, action, response)
+        cls = jsonschema.validators.validator_for(schema)
+        for err in cls(schema).iter_errors(payload):
+            kind = "response" if response else "request"
+            problems.append(f"{dialect} {action} {kind}: {err.message} at {list(err.absolute_path)}")
+
+    for dialect, actions in _REQUESTS.items():
+        for action in actions:
+            statuses = TX_STATUS_CYCLE if (dialect, action) == (OCPP16, "StatusNotification") else ("Charging",)
+            for status in statuses:
+                params = FrameParams(transaction_id=1_700_000_123, status=status, id_tag="R1CP00042")
+                check(dialect, action, request_payload(dialect, action, ts, params=params), False)
+        for action in (*_STATIC_RESPONSES[dialect], *_timed_responses(ts)):
+            payload = response_payload(dialect, action, ts)
+            assert payload is not None
+            check(dialect, action, payload, True)
+    check(OCPP201, "TransactionEvent", TX_STARTED_RESPONSE_201, True)
+    return problems
+
+
+if __name__ == "__main__":
+    found = self_check()
+    for line in found:
+        print(line, file=sys.stderr)
+    print("bench_frames: all payloads schema-valid" if not found else f"bench_frames: {len(found)} problem(s)")
+    sys.exit(1 if found else 0)

@@ -53,15 +53,31 @@ class Scenario:
     chargers: int  # default --chargers
     seconds: float  # default --seconds (load window, or idle CPU window)
     driver: str = "ocppj"  # loadgen family; a SOAP scenario would add a "soap" driver
+    transactions: bool = False  # loadgen --transactions: StartTransaction once, its id in every MeterValues
     note: str = ""
+
+    @property
+    def translated(self) -> bool:
+        # The relay cannot translate: it passes the charger's subprotocol through and the sink
+        # answers that dialect, so the baseline is the plain relay of the same charger traffic.
+        return self.charger_dialect != self.upstream_dialect
 
 
 SCENARIOS: dict[str, Scenario] = {
     "passthrough16": Scenario("load", OCPP16, OCPP16, 100, 10.0, note="OCPP-J 1.6 in and out"),
     "passthrough201": Scenario("load", OCPP201, OCPP201, 100, 10.0, note="OCPP-J 2.0.1 in and out"),
     "idle": Scenario("idle", OCPP16, OCPP16, 2000, 5.0, note="connected + booted, then silent"),
+    "translated16to201": Scenario(
+        "load",
+        OCPP16,
+        OCPP201,
+        100,
+        10.0,
+        transactions=True,
+        note="1.6 chargers, 2.0.1 CSMS: one StartTransaction per charger, then MeterValues (with its "
+        "transactionId) / Heartbeat / StatusNotification",
+    ),
     # Later, e.g.:
-    # "translated16to201": Scenario("load", OCPP16, OCPP201, 100, 10.0, note="1.6 chargers, 2.0.1 CSMS"),
     # "soap16": Scenario("load", OCPP16, OCPP16, 100, 10.0, driver="soap"),
 }
 
@@ -83,6 +99,8 @@ def free_port() -> int:
 
 
 def relay_cmd(ports: Ports, sc: Scenario, workdir: Path, args: argparse.Namespace) -> list[str]:
+    # No dialect argument: the relay dials the sink with the charger's own subprotocol, so in a
+    # translated scenario it is the plain relay of the untranslated traffic (sc.upstream_dialect unused).
     return [
         PY,
         str(BENCH / "relay.py"),
@@ -211,6 +229,8 @@ def loadgen_cmd(sc: Scenario, ports: Ports, args: argparse.Namespace, round_no: 
     ]
     if args.calls:
         cmd += ["--calls", str(args.calls)]
+    if sc.transactions:
+        cmd.append("--transactions")
     return cmd
 
 
@@ -267,6 +287,7 @@ async def drive(
     assert lg.stdout is not None and lg.stdin is not None
     out: Json = {}
     mark: dict[str, float] = {}
+    sink_mark: dict[str, int] = {}
     budget = args.warmup + args.seconds + args.settle + 120 + args.chargers / 50
     deadline = time.monotonic() + budget
     try:
@@ -280,10 +301,17 @@ async def drive(
                 out["loadgen"] = json.loads(rest)
             elif phase == "measure-start":
                 mark = sample(pid, sink_pid, lg.pid)
+                sink_mark = await sink_stats(ports.sink)
             elif phase == "measure-end":
                 end = sample(pid, sink_pid, lg.pid)
                 out |= window(mark, end)
                 out["rss_end_kib"] = procstat.rss_kib(pid)
+                sink_end = await sink_stats(ports.sink)
+                # Calls that reached the sink during the window (approximate at the edges): shows
+                # what the SUT actually sent upstream, e.g. TransactionEvent instead of MeterValues.
+                out["upstream_calls"] = {
+                    k: n - sink_mark.get(k, 0) for k, n in sorted(sink_end.items()) if n - sink_mark.get(k, 0)
+                }
             elif phase == "idle-ready":
                 await asyncio.sleep(args.settle)  # connections set up; let buffers settle
                 rss = []
@@ -308,6 +336,19 @@ async def drive(
     elif "error" in out.get("loadgen", {}):
         out["error"] = out["loadgen"]["error"]
     return out
+
+
+async def sink_stats(port: int) -> dict[str, int]:
+    """Calls the sink has received so far, per "dialect Action"; {} if it cannot say."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http,
+            http.get(f"http://127.0.0.1:{port}/stats") as resp,
+        ):
+            by_action: dict[str, int] = (await resp.json())["by_action"]
+            return by_action
+    except (TimeoutError, aiohttp.ClientError, ValueError, KeyError):
+        return {}
 
 
 def sample(pid: int, sink_pid: int, lg_pid: int) -> dict[str, float]:
@@ -362,6 +403,7 @@ def metrics(sc: Scenario, r: Json) -> dict[str, float | None]:
         "SUT CPU %": r["sut_cpu_pct"],
         "RSS end MiB": r["rss_end_kib"] / 1024,
         "errors": lg["call_errors"] + lg["timeouts"] + lg["disconnects"],
+        "upstream calls per call": sum(r.get("upstream_calls", {}).values()) / calls if calls else None,
         "loadgen CPU %": r["lg_cpu_pct"],
         "sink CPU %": r["sink_cpu_pct"],
         "other CPU %": r["other_cpu_pct"],
@@ -380,10 +422,17 @@ def fmt(v: float | None) -> str:
 
 def report(sc_name: str, sc: Scenario, labels: tuple[str, str], runs: list[Json], args: argparse.Namespace) -> str:
     base, sut = labels
+    route = (
+        f"{sc.charger_dialect} -> {base} -> {sc.charger_dialect} (untranslated) vs. "
+        f"{sc.charger_dialect} -> {sut} -> {sc.upstream_dialect} (translated)"
+        if sc.translated
+        else f"{sc.charger_dialect} -> SUT -> {sc.upstream_dialect}"
+    )
     lines = [
         f"### {sc_name}: {sc.note}",
         "",
-        f"{args.chargers} chargers, {sc.charger_dialect} -> SUT -> {sc.upstream_dialect}, "
+        f"{args.chargers} chargers, {route}, "
+        + ("each charger starts one transaction after boot, " if sc.transactions else "")
         + (
             f"{args.seconds:g}s idle CPU window"
             if sc.mode == "idle"
@@ -410,6 +459,13 @@ def report(sc_name: str, sc: Scenario, labels: tuple[str, str], runs: list[Json]
     for r, m in per:
         cells = [fmt(m.get(k)) for k in keys] if m else [f"failed: {r.get('error', '?')}"] + [""] * (len(keys) - 1)
         lines.append(f"| {r['sut']} r{r['round']} | " + " | ".join(cells) + " |")
+    mixes = [(r, m) for r, m in per if m and r.get("upstream_calls")]
+    if sc.mode == "load" and mixes:
+        lines += ["", "Calls the sink received in the window, per 100 charger calls:", ""]
+        for r, _ in mixes:
+            calls = r["loadgen"]["calls"]
+            mix = ", ".join(f"{k} {100 * n / calls:.1f}" for k, n in r["upstream_calls"].items())
+            lines.append(f"* {r['sut']} r{r['round']}: {mix}")
     return "\n".join(lines)
 
 

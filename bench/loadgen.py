@@ -12,6 +12,12 @@ requires; --rate paces the total call rate instead of running flat out, and
 --pipeline K sends K CALLs concurrently per connection, which *violates* the
 one-outstanding-CALL rule and is only for stressing a relay.
 
+--transactions (OCPP 1.6 only): after its BootNotification each charger sends
+one StartTransaction (its own idTag) and puts the transactionId from the
+CALLRESULT into every MeterValues it sends; its StatusNotifications cycle
+through bench_frames.TX_STATUS_CYCLE. Behind a 1.6 -> 2.0.1 gateway this drives
+the TransactionEvent(Started/Updated) path instead of plain MeterValues.
+
 Idle mode: connect and boot N chargers, then hold the connections silently
 until a line arrives on stdin or --hold seconds pass (compare.py measures the
 system under test's memory meanwhile).
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -39,7 +46,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType
-from bench_frames import DEFAULT_MIX, DIALECTS, OCPP16, RequestFrames
+from bench_frames import DEFAULT_MIX, DIALECTS, OCPP16, TX_STATUS_CYCLE, FrameParams, RequestFrames
 
 Json = dict[str, Any]  # a decoded JSON object
 
@@ -93,10 +100,18 @@ class Charger:
         self.url = f"{args.url.rstrip('/')}/{self.id}"
         self.args = args
         self.run = run
-        self.frames = RequestFrames(args.dialect)
+        self.frames = RequestFrames(
+            args.dialect,
+            FrameParams(id_tag=_id_tag(self.id)),
+            # Start each charger at its own point of the cycle so the fleet's statuses are mixed.
+            TX_STATUS_CYCLE[index % len(TX_STATUS_CYCLE) :] + TX_STATUS_CYCLE[: index % len(TX_STATUS_CYCLE)]
+            if args.transactions
+            else None,
+        )
+        self.transaction_id: int | None = None
         self.rng = random.Random(args.seed * 1_000_003 + index)
         self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.pending: dict[str, asyncio.Future[tuple[int, float]]] = {}
+        self.pending: dict[str, asyncio.Future[tuple[int, float, str]]] = {}
         self.seq = 0
         self.reader: asyncio.Task[None] | None = None
 
@@ -130,7 +145,7 @@ class Charger:
                 continue
             fut = self.pending.pop(msg_id, None)
             if fut is not None and not fut.done():
-                fut.set_result((kind, now))
+                fut.set_result((kind, now, msg.data))
         if not self.run.stopping:
             self.run.disconnects += 1
         for fut in self.pending.values():
@@ -138,24 +153,37 @@ class Charger:
                 fut.set_exception(ConnectionError("connection closed"))
         self.pending.clear()
 
-    async def call(self, action: str) -> tuple[int, float]:
-        """Send one CALL; return (3 or 4, latency seconds)."""
+    async def call(self, action: str) -> tuple[int, float, str]:
+        """Send one CALL; return (3 or 4, latency seconds, the reply's text)."""
         assert self.ws is not None
         self.seq += 1
         msg_id = str(self.seq)
-        fut: asyncio.Future[tuple[int, float]] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[tuple[int, float, str]] = asyncio.get_running_loop().create_future()
         self.pending[msg_id] = fut
         t0 = perf()
         try:
             await self.ws.send_str(self.frames.frame(action, msg_id))
             async with asyncio.timeout(self.args.call_timeout):
-                kind, t1 = await fut
+                kind, t1, reply = await fut
         except TimeoutError:
             self.run.timeouts += 1
             raise
         finally:
             self.pending.pop(msg_id, None)  # already gone if answered
-        return kind, t1 - t0
+        return kind, t1 - t0, reply
+
+    async def start_transaction(self) -> None:
+        """StartTransaction; later MeterValues carry the transactionId it returned."""
+        kind, _, reply = await self.call("StartTransaction")
+        frame = json.loads(reply)
+        if kind != 3:
+            raise ConnectionError(f"StartTransaction got CALLERROR {frame[2:4]}")
+        payload = frame[2]
+        status = payload.get("idTagInfo", {}).get("status")
+        if status != "Accepted" or not isinstance(payload.get("transactionId"), int):
+            raise ConnectionError(f"StartTransaction not accepted: {payload}")
+        self.transaction_id = payload["transactionId"]
+        self.frames.set_transaction(payload["transactionId"])
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -184,7 +212,7 @@ async def _worker(ch: Charger, run: Run, interval: float | None) -> None:
             next_at += interval
         try:
             action = _pick_action(ch.rng, actions, cum)
-            kind, latency = await ch.call(action)
+            kind, latency, _ = await ch.call(action)
         except (TimeoutError, ConnectionError, aiohttp.ClientError, RuntimeError):
             continue  # counted in Run; the loop condition ends the worker on disconnect
         run.record(latency, kind == 4, action)
@@ -197,16 +225,26 @@ async def _connect_and_boot(
         t0 = perf()
         try:
             await ch.connect(session)
-            kind, _ = await ch.call("BootNotification")
-        except (TimeoutError, ConnectionError, aiohttp.ClientError, OSError) as exc:
+            kind, _, _ = await ch.call("BootNotification")
+            if kind != 3:
+                print(f"loadgen: {ch.id} BootNotification got CALLERROR", file=sys.stderr)
+                await ch.close()
+                return False
+            if ch.args.transactions:
+                await ch.start_transaction()
+        except (TimeoutError, ConnectionError, aiohttp.ClientError, OSError, ValueError) as exc:
             print(f"loadgen: {ch.id} connect/boot failed: {exc!r}", file=sys.stderr)
             await ch.close()
             return False
-        if kind != 3:
-            print(f"loadgen: {ch.id} BootNotification got CALLERROR", file=sys.stderr)
-            return False
         connect_lat.append(perf() - t0)
         return True
+
+
+def _id_tag(charge_box_id: str) -> str:
+    """A per-charger idTag within 1.6's 20 characters (hashed if the id is longer)."""
+    if len(charge_box_id) <= 20:
+        return charge_box_id
+    return hashlib.sha1(charge_box_id.encode()).hexdigest()[:20].upper()
 
 
 def _pct(sorted_vals: list[float], p: float) -> float | None:
@@ -265,6 +303,8 @@ async def run_load(args: argparse.Namespace) -> Json:
             "connect_p50_ms": _ms(_pct(connect_lat, 50)),
             "connect_p99_ms": _ms(_pct(connect_lat, 99)),
         }
+        if args.transactions:  # chargers whose StartTransaction was accepted (ids are per charger)
+            base["transactions"] = sum(1 for c in live if c.transaction_id is not None)
         emit("PHASE", "connected", base)
         result: Json = {"mode": args.mode, "dialect": args.dialect, **base}
         if not live:
@@ -348,6 +388,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--slow-ms", type=float, default=0.0, help="list calls slower than this (offset in window, ms, action)"
     )
+    ap.add_argument(
+        "--transactions",
+        action="store_true",
+        help="1.6 only: StartTransaction after boot, its transactionId in every MeterValues, cycling statuses",
+    )
     ap.add_argument("--hold", type=float, default=60.0, help="idle mode: max seconds to hold connections")
     ap.add_argument("--connect-concurrency", type=int, default=100)
     ap.add_argument("--connect-timeout", type=float, default=15.0)
@@ -363,6 +408,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.chargers < 1 or args.pipeline < 1:
         ap.error("--chargers and --pipeline must be >= 1")
+    if args.transactions and args.dialect != OCPP16:
+        ap.error("--transactions needs --dialect ocpp1.6")
     if args.max_seconds is None:
         busy = args.hold if args.mode == "idle" else args.warmup + args.seconds + args.call_timeout
         args.max_seconds = busy + args.connect_timeout * (1 + args.chargers / args.connect_concurrency) + 30

@@ -4,8 +4,11 @@ Serves ws://HOST:PORT/ocpp/{chargeBoxId} with subprotocols ocpp1.6 and
 ocpp2.0.1. Responses are precomputed (see bench_frames.ResponseBodies) and the
 CALL header is parsed with a regex instead of json.loads, so the sink stays a
 small share of the 2-core machine's CPU during a benchmark. Actions it does not
-know get a CALLERROR NotImplemented. Exits on SIGTERM/SIGINT or after
---max-seconds, printing its counters to stderr.
+know get a CALLERROR NotImplemented. A 2.0.1 TransactionEvent(Started) is
+answered with idTokenInfo Accepted, every other TransactionEvent with {}.
+`GET /stats` returns the calls received per dialect and action (compare.py
+uses it to show what the system under test sent upstream). Exits on
+SIGTERM/SIGINT or after --max-seconds, printing its counters to stderr.
 
     .venv/bin/python bench/sink.py --port 9100
 """
@@ -22,11 +25,13 @@ import signal
 import sys
 
 from aiohttp import WSMsgType, web
-from bench_frames import DIALECTS, OCPP16, ResponseBodies
+from bench_frames import DIALECTS, OCPP16, OCPP201, TX_STARTED_RESPONSE_201, ResponseBodies
 
 # `[2,"<id>","<Action>",` -- the id is kept as raw JSON string content so it can be
 # echoed back byte-for-byte (escapes included) without decoding.
 _CALL_HEAD = re.compile(r'\[\s*2\s*,\s*"((?:[^"\\]|\\.)*)"\s*,\s*"([A-Za-z0-9_]+)"')
+_STARTED = re.compile(r'"eventType"\s*:\s*"Started"')
+_TX_STARTED_BODY = json.dumps(TX_STARTED_RESPONSE_201, separators=(",", ":"))
 
 
 class Sink:
@@ -36,14 +41,22 @@ class Sink:
         self.open = 0
         self.calls = 0
         self.errors = 0
+        self.by_action: dict[str, int] = {}  # "dialect Action" -> calls received
+
+    def _body(self, dialect: str, action: str, text: str) -> str | None:
+        self.calls += 1
+        key = f"{dialect} {action}"
+        self.by_action[key] = self.by_action.get(key, 0) + 1
+        if action == "TransactionEvent" and dialect == OCPP201 and _STARTED.search(text):
+            return _TX_STARTED_BODY
+        return self.bodies[dialect].body(action)
 
     def answer(self, dialect: str, text: str) -> str | None:
         m = _CALL_HEAD.match(text)
         if m is None:
             return self._answer_slow(dialect, text)
         msg_id, action = m.group(1), m.group(2)
-        self.calls += 1
-        body = self.bodies[dialect].body(action)
+        body = self._body(dialect, action, text)
         if body is None:
             self.errors += 1
             return f'[4,"{msg_id}","NotImplemented","Action {action} not implemented by sink",{{}}]'
@@ -59,8 +72,7 @@ class Sink:
         if not (isinstance(frame, list) and len(frame) == 4 and frame[0] == 2):
             return None  # CALLRESULT/CALLERROR to something we never sent: ignore
         msg_id = json.dumps(str(frame[1]))
-        self.calls += 1
-        body = self.bodies[dialect].body(str(frame[2]))
+        body = self._body(dialect, str(frame[2]), text)
         if body is None:
             self.errors += 1
             return f'[4,{msg_id},"NotImplemented","Action not implemented by sink",{{}}]'
@@ -85,6 +97,11 @@ class Sink:
             self.open -= 1
         return ws
 
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"calls": self.calls, "errors": self.errors, "open": self.open, "by_action": self.by_action}
+        )
+
 
 def raise_nofile_limit() -> int:
     """Raise the soft fd limit to the hard limit: thousands of sockets are expected."""
@@ -98,6 +115,7 @@ async def serve(host: str, port: int, max_seconds: float) -> Sink:
     sink = Sink()
     app = web.Application()
     app.router.add_get("/ocpp/{charge_box_id}", sink.handle)
+    app.router.add_get("/stats", sink.stats)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     # Large backlog: the idle scenario opens thousands of connections in a burst.
@@ -125,7 +143,8 @@ def main() -> None:
     raise_nofile_limit()
     sink = asyncio.run(serve(args.host, args.port, args.max_seconds))
     print(
-        f"sink done: connections={sink.connections} calls={sink.calls} errors={sink.errors}",
+        f"sink done: connections={sink.connections} calls={sink.calls} errors={sink.errors} "
+        f"by_action={json.dumps(sink.by_action, sort_keys=True)}",
         file=sys.stderr,
         flush=True,
     )

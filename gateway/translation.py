@@ -9,6 +9,7 @@ from gateway.config import Config
 from gateway.core.dialects import Dialect
 from gateway.core.mapping import HANDLERS_USED, RuleSet
 from gateway.core.session_types import Translator
+from gateway.core.translate.config201 import use_config_keys
 from gateway.core.translate.context import HandlerContext
 from gateway.core.translate.hooks import HOOKS
 from gateway.core.translate.settings import Topology, TranslationSettings
@@ -27,7 +28,9 @@ def load_translation_rules(config: Config) -> RuleSet:
     """
     # Handlers the files may name include ones not written yet: those answer NotSupported at run time.
     handlers = HANDLERS_USED | {name for name, _ in HANDLERS}
-    return load_mappings(HOOKS.keys(), handlers, config.translation.mappings_dir)
+    rules = load_mappings(HOOKS.keys(), handlers, config.translation.mappings_dir)
+    use_config_keys(rules.config_keys(Dialect.OCPP16, Dialect.OCPP201))
+    return rules
 
 
 def translator_factory(config: Config, rules: RuleSet) -> TranslatorFactory:

@@ -134,6 +134,7 @@ function setup201(s) {
 
     const status = (want) => (r) => r.status !== want && `status ${r.status}, expected ${want}`;
     const hb = { component: { name: 'OCPPCommCtrlr' }, variable: { name: 'HeartbeatInterval' } };
+    const oneOf = (...want) => (r) => !want.includes(r.status) && `status ${r.status}, expected ${want.join(' or ')}`;
 
     // RequestStart, then RequestStop of the transaction the charger started for our remoteStartId.
     async function remoteTransaction() {
@@ -170,8 +171,10 @@ function setup201(s) {
             (p) => p.evseId === 2 && p.connectorStatus === 'Unavailable');
         const avail = { operationalStatus: 'Inoperative', evse: { id: 2 } };
         if (await s.call('ChangeAvailability', avail, status('Accepted'))) await s.arrival(unavailable);
-        await s.call('UnlockConnector', { evseId: 1, connectorId: 1 }, status('Unlocked'));
-        await s.call('Reset', { type: 'OnIdle' }, status('Accepted'));
+        // With a transaction still running on EVSE 1, a 2.0.1 station refuses the unlock and schedules
+        // the OnIdle reset (OCPP 2.0.1 F05, B12): both answers are correct.
+        await s.call('UnlockConnector', { evseId: 1, connectorId: 1 }, oneOf('Unlocked', 'OngoingAuthorizedTransaction'));
+        await s.call('Reset', { type: 'OnIdle' }, oneOf('Accepted', 'Scheduled'));
 
         const report = s.expect('NotifyReport', (p) => p.requestId === 7);
         if (await s.call('GetBaseReport', { requestId: 7, reportBase: 'FullInventory' }, status('Accepted'))) {

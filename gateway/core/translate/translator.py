@@ -8,15 +8,15 @@ CALLERROR NotSupported, never a silent drop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, Final, Literal
 
 from gateway.core.dialects import Dialect
-from gateway.core.flow import Flow, Reply, Request
+from gateway.core.flow import Flow, Reply, Request, Respond, Step
 from gateway.core.mapping import Answer, Delegate, Forward, RuleSet
 from gateway.core.ocppj import Call, JsonObject
 from gateway.core.session_types import Leg
-from gateway.core.translate import commands, config201, status16, tx16, tx201
+from gateway.core.translate import commands, config201, status16, status201, tx16, tx201
 from gateway.core.translate.context import HandlerContext, PeerCallError, iso
 from gateway.core.translate.hooks import call_hook
 from gateway.errors import NotSupportedAction
@@ -87,7 +87,20 @@ class Translation:
         assert isinstance(reply, Reply)
         if reply.error is not None:
             raise PeerCallError(reply.error)
-        return outcome.rule.map_response(reply.payload or {}, self._mapping, request=request)
+        answer = outcome.rule.map_response(reply.payload or {}, self._mapping, request=request)
+        if outcome.action == "BootNotification" and leg is Leg.CSMS and self.ctx.charger.json_family is Dialect.OCPP201:
+            yield Respond(answer)
+            yield from self._after_station_boot(answer)
+        return answer
+
+    def _after_station_boot(self, answer: JsonObject) -> Generator[Step, Reply | None, None]:
+        """A 2.0.1 station behind a 1.6 CSMS just booted (TRANSLATION.md 2.2 side effects)."""
+        if answer.get("status") != "Accepted":
+            return
+        yield from status201.after_boot(self.ctx, answer)  # connector 0 Available upstream (2.5.4)
+        # Refresh the device-model cache that GetConfiguration answers come from (4.7.6).
+        request_id = self.ctx.state.next_counter("reportRequestId", self.ctx.wall_clock())
+        yield Request(Leg.CHARGER, "GetBaseReport", {"requestId": request_id, "reportBase": "ConfigurationInventory"})
 
 
 def _answer(payload: JsonObject) -> Flow:

@@ -14,9 +14,10 @@ import uuid
 from typing import Any, Final
 
 from gateway.core import convert
-from gateway.core.flow import Flow
+from gateway.core.flow import Flow, Respond
 from gateway.core.ocppj import Call, JsonObject
 from gateway.core.session_types import Leg
+from gateway.core.translate.commands import deferred_reset_after_stop
 from gateway.core.translate.context import HandlerContext, ask, id_tag_info_of
 from gateway.core.translate.tokens import to_id_token
 
@@ -254,6 +255,8 @@ def stop_transaction(ctx: HandlerContext, call: Call, now: float) -> Flow:
         stop_answer["idTagInfo"] = id_tag_info_of(ctx, answer.get("idTokenInfo"))
     record["stopAnswer"] = stop_answer
     _save(ctx, record)
+    yield Respond(stop_answer)  # the charger hears its answer before a deferred Reset is sent (4.4)
+    yield from deferred_reset_after_stop(ctx)
     return stop_answer
 
 
