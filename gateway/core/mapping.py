@@ -281,9 +281,8 @@ class Rule:
 
 def _validate(dialect: Dialect, action: str, direction: schemas.Direction, payload: JsonObject, label: str) -> None:
     try:
-        # A copy: fastjsonschema's validators fill in schema defaults, and the mapping's output is exactly what
-        # the mapping produced (2.0.1 MeterValues would otherwise gain `multiplier: 0`).
-        schemas.validate(dialect, action, direction, copy.deepcopy(payload))
+        # schemas.validate never fills in defaults (use_default=False), so the output is checked as it is.
+        schemas.validate(dialect, action, direction, payload)
     except RemoteError as exc:
         raise SchemaViolation(f"{label}: the translated {direction} fails the {dialect} schema: {exc}") from None
 
@@ -300,6 +299,14 @@ class RuleSet:
     rules: tuple[Rule, ...] = ()
     _config_keys: Mapping[frozenset[Dialect], ConfigKeyTable] = field(default_factory=dict, repr=False)
 
+    _index: dict[tuple[Dialect, str], tuple[Rule, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # find() runs for every translated call: index the rules once instead of scanning them.
+        for rule in self.rules:
+            key = (rule.source, rule.action)
+            self._index[key] = (*self._index.get(key, ()), rule)
+
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
 
@@ -314,8 +321,8 @@ class RuleSet:
             target: dialect of the other leg; needed only when several pairs cover the source dialect.
         """
         wanted = _family(source)
-        found = [r for r in self.rules if r.source is wanted and r.action == action
-                 and r.direction in (direction, "both") and (target is None or r.target is _family(target))]
+        found = [r for r in self._index.get((wanted, action), ())
+                 if r.direction in (direction, "both") and (target is None or r.target is _family(target))]
         if len(found) > 1:
             raise LocalError(f"{action} from {source} has rules toward several dialects; name the target")
         return found[0] if found else None
