@@ -63,8 +63,10 @@ _ACTIVE_CHARGING: Final = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"}
 
 
 def _records(ctx: HandlerContext) -> dict[str, Any]:
+    # Only this engine's records: the 2.0.1-charger engine mirrors its own under "201:..." keys, and a
+    # charge box may change dialect with a firmware update.
     records: dict[str, Any] = ctx.state.read("tx").get("records", {})
-    return records
+    return {key: record for key, record in records.items() if "id16" in record}
 
 
 def _record(ctx: HandlerContext, id16: int) -> JsonObject | None:
