@@ -11,6 +11,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -174,8 +175,10 @@ class CsmsLink:
 class Csms:
     """A CSMS on loopback: `ws://127.0.0.1:{port}/ocpp/{id}`, subprotocols ocpp1.6 and ocpp2.0.1."""
 
-    def __init__(self, subprotocols: Iterable[str] = ("ocpp1.6", "ocpp2.0.1"), *, agree: bool = True) -> None:
+    def __init__(self, subprotocols: Iterable[str] = ("ocpp1.6", "ocpp2.0.1"), *, agree: bool = True,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.subprotocols = list(subprotocols)
+        self.tls = tls
         self.agree = agree  # False: complete handshakes without choosing any subprotocol
         self.refuse_with: HTTPStatus | None = None
         self.links: dict[str, CsmsLink] = {}
@@ -185,13 +188,14 @@ class Csms:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ocpp"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/ocpp"
 
     async def start(self, port: int = 0) -> Csms:
         self._server = await serve(
             self._handle, "127.0.0.1", port, subprotocols=self.subprotocols,  # type: ignore[arg-type]
             process_request=self._admit,
             select_subprotocol=None if self.agree else (lambda _connection, _offered: None),
+            ssl=self.tls,
         )
         self.port = next(iter(self._server.sockets)).getsockname()[1]
         return self
@@ -374,6 +378,7 @@ async def connect_charger(
     *,
     password: str | None = None,
     response_timeout: float = 10,
+    tls: ssl.SSLContext | None = None,
 ) -> Charger:
     """Connect a charger to `{url}/{charge_box_id}` and start serving CSMS-initiated calls."""
     headers = {}
@@ -381,7 +386,7 @@ async def connect_charger(
         token = base64.b64encode(f"{charge_box_id}:{password}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
     ws = await connect(f"{url}/{charge_box_id}", subprotocols=[subprotocol],  # type: ignore[list-item]
-                       additional_headers=headers, open_timeout=10)
+                       additional_headers=headers, open_timeout=10, ssl=tls)
     recorder = Recorder(ws)
     cls = ChargerCp201 if subprotocol == "ocpp2.0.1" else ChargerCp16
     cp = cls(charge_box_id, recorder, response_timeout=response_timeout)
