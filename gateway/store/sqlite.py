@@ -60,6 +60,10 @@ class SqliteStore:
         self._lock = asyncio.Lock()
         self._thread_lock = threading.Lock()
         self._synchronous = "NORMAL"
+        # Group commit of set_value: what callers save while a batch is being written goes into the next
+        # one, so a busy fleet pays one thread hop and one commit per batch instead of per document.
+        self._batch: list[tuple[str, str, str, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: str) -> SqliteStore:
@@ -79,6 +83,8 @@ class SqliteStore:
         return self._version
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)  # owned here: drained before closing
         async with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -322,9 +328,31 @@ class SqliteStore:
         return None if row is None else cast(JsonValue, load_json(row[0]))
 
     async def set_value(self, charge_box_id: str, key: str, value: JsonValue) -> None:
+        if self._conn is None:
+            raise StoreClosedError("the state store is closed")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._batch.append((charge_box_id, key, dump_json(value), done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_values())
+        await done
+
+    async def _flush_values(self) -> None:
         sql = "INSERT OR REPLACE INTO charger_value (charge_box_id, name, value) VALUES (?, ?, ?)"
-        text = dump_json(value)
-        await self._write(lambda conn: conn.execute(sql, (charge_box_id, key, text)))
+        while self._batch:
+            batch, self._batch = self._batch, []
+            rows = [(charge_box_id, key, text) for charge_box_id, key, text, _ in batch]
+            try:
+                await self._write(lambda conn, rows=rows: conn.executemany(sql, rows))
+            except BaseException as exc:  # every waiter hears of it; nobody is left hanging
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception) else StoreClosedError(str(exc)))
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     async def delete_value(self, charge_box_id: str, key: str) -> None:
         sql = "DELETE FROM charger_value WHERE charge_box_id = ? AND name = ?"

@@ -192,7 +192,11 @@ function charger201() {
         return transactionId;
     }
     async function stop(transactionId, triggerReason, stoppedReason, wh) {
-        const { evseId } = transactions.get(transactionId);
+        // A transaction ends once, whoever asks first (the driver locally, or the CSMS remotely).
+        const tx = transactions.get(transactionId);
+        if (tx === undefined || tx.ended) return;
+        tx.ended = true;
+        const { evseId } = tx;
         await txEvent('Ended', transactionId, triggerReason, {
             transactionInfo: { stoppedReason, chargingState: 'Idle' },
             fields: { meterValue: [meterValue(wh)] },
@@ -234,7 +238,13 @@ function charger201() {
     });
     s.handle('RequestStopTransaction', async ({ transactionId }, ctx) => {
         if (!(await until(() => transactions.has(transactionId), WAIT_MS))) return { status: 'Rejected' };
-        ctx.after(() => s.spawn('remote stop', () => stop(transactionId, 'RemoteStop', 'Remote', 400)));
+        // A second stop request for a transaction already ending is accepted and changes nothing, as a
+        // station does (a CSMS, or a gateway unlocking the connector, may ask while the Ended is in flight).
+        const tx = transactions.get(transactionId);
+        if (!tx.stopping) {
+            tx.stopping = true;
+            ctx.after(() => s.spawn('remote stop', () => stop(transactionId, 'RemoteStop', 'Remote', 400)));
+        }
         return { status: 'Accepted' };
     });
     s.handle('ChangeAvailability', ({ operationalStatus, evse }, ctx) => {

@@ -526,3 +526,11 @@ async def test_sqlite_uses_wal_journal(tmp_path: Path) -> None:
     opened = await open_store(str(path))
     await opened.close()
     assert await asyncio.to_thread(sqlite_pragma, path, "PRAGMA journal_mode") == "wal"
+
+
+async def test_concurrent_value_saves_all_land_and_the_last_write_wins(store: StateStore) -> None:
+    """Many tasks saving at once (grouped into shared commits) all land; for one key the last save wins."""
+    await asyncio.gather(*(store.set_value(f"CB{n}", "doc", {"n": n}) for n in range(50)))
+    await asyncio.gather(*(store.set_value("CB0", "doc", {"n": n}) for n in range(10)))
+    assert [await store.get_value(f"CB{n}", "doc") for n in range(1, 50)] == [{"n": n} for n in range(1, 50)]
+    assert await store.get_value("CB0", "doc") == {"n": 9}

@@ -8,7 +8,6 @@ leaves, which is the write-order rule of TRANSLATION.md 6.3.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from gateway.core.ocppj import JsonObject
@@ -48,8 +47,13 @@ class ChargerState:
         return self._docs[name]
 
     def writes(self) -> list[tuple[str, Any]]:
-        """(store key, snapshot) of every changed document, and forget the changes."""
-        out = [(KEY_PREFIX + name, json.loads(json.dumps(self._docs[name]))) for name in self._dirty]
+        """(store key, document) of every changed document, and forget the changes.
+
+        The documents themselves, not copies: the adapter serializes each as it carries out the Save,
+        before any later event can change it, and a later state saved early is still at least as new
+        as what the next frame depends on.
+        """
+        out = [(KEY_PREFIX + name, self._docs[name]) for name in self._dirty]
         self._dirty.clear()
         return out
 
