@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TypeVar, cast, final
 
 from gateway.store import (
@@ -43,6 +44,10 @@ from gateway.store.sqlite_schema import (
 )
 
 T = TypeVar("T")
+
+
+def _insert_many(sql: str, rows: list[tuple[str, str, str]], conn: sqlite3.Connection) -> sqlite3.Cursor:
+    return conn.executemany(sql, rows)
 
 
 @final
@@ -342,7 +347,7 @@ class SqliteStore:
             batch, self._batch = self._batch, []
             rows = [(charge_box_id, key, text) for charge_box_id, key, text, _ in batch]
             try:
-                await self._write(lambda conn, rows=rows: conn.executemany(sql, rows))
+                await self._write(partial(_insert_many, sql, rows))
             except BaseException as exc:  # every waiter hears of it; nobody is left hanging
                 for *_, done in batch:
                     if not done.done():
