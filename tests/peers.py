@@ -175,6 +175,10 @@ class CsmsLink:
 class Csms:
     """A CSMS on loopback: `ws://127.0.0.1:{port}/ocpp/{id}`, subprotocols ocpp1.6 and ocpp2.0.1."""
 
+    #: The per-charger handler classes; a test subclass swaps them to handle more actions.
+    cp16_class: type[CsmsCp16] = CsmsCp16
+    cp201_class: type[CsmsCp201] = CsmsCp201
+
     def __init__(self, subprotocols: Iterable[str] = ("ocpp1.6", "ocpp2.0.1"), *, agree: bool = True,
                  tls: ssl.SSLContext | None = None) -> None:
         self.subprotocols = list(subprotocols)
@@ -214,7 +218,7 @@ class Csms:
         assert ws.request is not None
         charge_box_id = ws.request.path.rsplit("/", 1)[-1]
         recorder = Recorder(ws)
-        cls = CsmsCp201 if ws.subprotocol == "ocpp2.0.1" else CsmsCp16
+        cls = self.cp201_class if ws.subprotocol == "ocpp2.0.1" else self.cp16_class
         cp = cls(charge_box_id, recorder)
         link = CsmsLink(charge_box_id, str(ws.subprotocol), ws.request.headers, cp, recorder, ws)
         self.links[charge_box_id] = link

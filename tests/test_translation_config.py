@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import pytest
@@ -10,14 +9,12 @@ from ocpp.routing import on
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 from ocpp.v201 import call_result as r201
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from gateway.core.dialects import Dialect
 from gateway.core.translate.config201 import use_config_keys
 from gateway.mapping_files import load_mappings
 from tests.conftest import GatewayFactory, charger_url
-from tests.peers import Csms, CsmsCp16, CsmsCp201, CsmsLink, Recorder, connect_charger
+from tests.peers import Csms, CsmsCp201, connect_charger
 
 HEARTBEAT = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
 
@@ -34,19 +31,7 @@ class ReportingCp201(CsmsCp201):
 class ReportingCsms(Csms):
     """The test CSMS, serving 2.0.1 connections with ReportingCp201."""
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        assert ws.request is not None
-        charge_box_id = ws.request.path.rsplit("/", 1)[-1]
-        recorder = Recorder(ws)
-        cp = (ReportingCp201 if ws.subprotocol == "ocpp2.0.1" else CsmsCp16)(charge_box_id, recorder)
-        link = CsmsLink(charge_box_id, str(ws.subprotocol), ws.request.headers, cp, recorder, ws)
-        self.links[charge_box_id] = link
-        self.connections.put_nowait(link)
-        try:
-            with contextlib.suppress(ConnectionClosed):
-                await cp.start()
-        finally:
-            link.closed.set()
+    cp201_class = ReportingCp201
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -184,13 +184,6 @@ class ChargerSession:
                 if pending is not None and (earliest is None or pending.deadline < earliest):
                     earliest = pending.deadline
         return earliest
-
-    def iter_pending(self) -> Iterator[Pending]:
-        """Every call in flight or queued, outstanding first."""
-        for slot in self._slots.values():
-            if slot.outstanding is not None:
-                yield slot.outstanding
-            yield from (pending for pending, _ in slot.queue)
 
     # ---- calls --------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 from gateway.core.dialects import Dialect
 from gateway.core.flow import Flow, Reply, Request, Step
@@ -100,7 +100,3 @@ def id_token_info_of(ctx: HandlerContext, tag_info: JsonObject | None) -> JsonOb
         group = to_id_token(ctx.state, ctx.settings, str(tag_info["parentIdTag"]))
         info["groupIdToken"] = {"idToken": group["idToken"], "type": "Central"}
     return info
-
-
-def unused(*_: Any) -> None:
-    """Marks arguments a handler receives by contract but does not need."""
