@@ -1,4 +1,5 @@
-"""The sans-I/O core stays sans-I/O: no module under gateway/core imports an event loop, socket, store or clock."""
+"""The sans-I/O packages stay sans-I/O: no module under gateway/core or gateway/soap imports an event loop,
+socket, store or clock."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "gateway" / "core"
+#: The sans-I/O packages: the core and the SOAP codec.
+SANS_IO = (CORE, ROOT / "gateway" / "soap")
 
 #: Modules the core must not import (DESIGN.md convention 1), with their submodules.
 FORBIDDEN = (
@@ -74,22 +77,23 @@ def offenders(source: str, module: str, path: Path) -> list[str]:
 
 
 def core_modules() -> list[Path]:
-    return sorted(CORE.rglob("*.py"))
+    return sorted(path for package in SANS_IO for path in package.rglob("*.py"))
 
 
 def test_core_imports_no_io_or_shell_modules() -> None:
-    """No module under gateway/core imports asyncio, aiohttp, websockets, socket, sqlite3, redis, time or the shell."""
+    """No module under gateway/core or gateway/soap imports asyncio, aiohttp, websockets, socket, sqlite3, redis,
+    time or the shell."""
     found = [
         offence
         for path in core_modules()
         for offence in offenders(path.read_text(encoding="utf-8"), _module_name(path), path)
     ]
-    assert not found, "gateway/core must stay sans-I/O:\n" + "\n".join(found)
+    assert not found, "gateway/core and gateway/soap must stay sans-I/O:\n" + "\n".join(found)
 
 
 def test_walk_sees_the_core_modules() -> None:
     """The walk covers the core's modules, so a clean result is not an empty one."""
-    assert {"session.py", "ocppj.py", "schemas.py", "__init__.py"} <= {p.name for p in core_modules()}
+    assert {"session.py", "ocppj.py", "schemas.py", "__init__.py", "types.py"} <= {p.name for p in core_modules()}
 
 
 @pytest.mark.parametrize(
