@@ -20,12 +20,14 @@ class Dialect(StrEnum):
 
     @property
     def json_family(self) -> Dialect:
-        """The OCPP-J dialect whose JSON schemas describe this dialect's payloads.
+        """The dialect whose JSON payload shapes (and schemas) this dialect's messages have.
 
-        1.6 over SOAP carries the same payloads as 1.6 JSON (SOAP-NOTES section 7). 1.5 has no
-        JSON schema of its own; it is lifted to 1.6 before anything validates it.
+        1.6 over SOAP carries the same payloads as 1.6 JSON (SOAP-NOTES section 7). 1.5 is its own
+        family: its JSON shape follows the 1.5 XSD (gateway.soap), and it is lifted to 1.6 by translation.
         """
-        return Dialect.OCPP201 if self is Dialect.OCPP201 else Dialect.OCPP16
+        if self is Dialect.OCPP16_SOAP:
+            return Dialect.OCPP16
+        return self
 
 
 #: Dialects a charger may speak over WebSocket, which are also the WebSocket subprotocol names.
@@ -88,7 +90,7 @@ def error_code(code: str, dialect: Dialect) -> str:
         A code valid in that dialect; unknown codes become GenericError.
     """
     canonical = _FROM_16.get(code, code)
-    if dialect.json_family is Dialect.OCPP16:
+    if dialect.json_family is not Dialect.OCPP201:
         spelled = _TO_16.get(canonical, canonical)
         return spelled if spelled in ERROR_CODES_16 else "GenericError"
     return canonical if canonical in ERROR_CODES_201 else "GenericError"

@@ -9,7 +9,9 @@ Hooks are the translator's stateful functions, called as `ctx.hook(name, source_
 `source_payload` is the whole payload being mapped, `value` the field's `from` value (None when the
 field has no `from`; a hook is not called when `from` finds nothing). A hook returns a JSON value or
 `OMIT`. Condition hooks (used in `when: {hook: ...}`) return True or False. `notify` hooks run for
-their effect once a payload is mapped; their result is ignored. The contracts (HOOK_CONTRACTS):
+their effect once a payload is mapped; their result is ignored. A request's notify hook gets the
+request and None; a response's notify hook gets the target's response and, as its value, the original
+source request (None when the caller did not pass it). The contracts (HOOK_CONTRACTS):
 
 - token_to_2x: 1.x idTag (str) -> 2.0.1 IdTokenType {idToken, type, additionalInfo?}; aliases resolved (1.8).
 - token_to_1x: 2.0.1 IdTokenType -> 1.x idTag (str, <= 20; alias if longer; NoAuthorization tag) (1.8).
@@ -36,6 +38,12 @@ their effect once a payload is mapped; their result is ignored. The contracts (H
   remember_signed_firmware_job (UpdateFirmware / SignedUpdateFirmware), remember_log_job (GetLog),
   remember_remote_start (RequestStartTransaction), remote_start_answered / firmware_update_answered
   (the target's response payload).
+- 1.5 charger lifted to 1.6 (TRANSLATION.md 5), notify hooks over the lift's own state:
+  lift15_boot_answered (1.6 BootNotification response: the interval the charger was told),
+  lift15_firmware_status / lift15_diagnostics_status (the charger's status notification, kept for
+  emulated triggers, 5.5.1), lift15_remote_stop_answered / lift15_reset_answered /
+  lift15_unlock_answered (the 1.5 charger's answer, value: the 1.6 request; an accepted command is a
+  stop cause for 5.4).
 """
 
 from __future__ import annotations
@@ -92,6 +100,12 @@ HOOK_CONTRACTS: Final[Mapping[str, str]] = {
     "remember_remote_start": "notify; RequestStartTransaction payload becomes a pending remote start",
     "remote_start_answered": "notify; RequestStartTransaction response (transactionId of an open transaction)",
     "firmware_update_answered": "notify; UpdateFirmware response (a refusal is reported upstream)",
+    "lift15_boot_answered": "notify; 1.6 BootNotification response to a 1.5 charger (interval it was told)",
+    "lift15_firmware_status": "notify; 1.5 FirmwareStatusNotification (last status, for emulated triggers)",
+    "lift15_diagnostics_status": "notify; 1.5 DiagnosticsStatusNotification (last status, for emulated triggers)",
+    "lift15_remote_stop_answered": "notify; 1.5 RemoteStopTransaction response, value the request (stop reason)",
+    "lift15_reset_answered": "notify; 1.5 Reset response, value the request (stop reason)",
+    "lift15_unlock_answered": "notify; 1.5 UnlockConnector response, value the request (stop reason)",
 }
 #: Every hook name the built-in mapping files use; the translator registers these.
 HOOKS_USED: Final = frozenset(HOOK_CONTRACTS)
@@ -103,6 +117,10 @@ HANDLERS_USED: Final = frozenset({
     "change_availability_fan_out", "trigger_station_status", "trigger_transaction_meter_values",
     "trigger_transaction_event", "get_transaction_status", "get_charging_profiles",
     "get_installed_certificate_ids",
+    # 1.5 charger lifted to 1.6 (TRANSLATION.md 5)
+    "lift15_status_notification", "lift15_start_transaction", "lift15_stop_transaction",
+    "lift15_data_transfer_limits", "lift15_trigger_message", "lift15_get_configuration",
+    "lift15_change_configuration",
 })
 
 
@@ -275,7 +293,7 @@ class Rule:
             return outcome.payload
         _validate(self.source, self.action, "response", mapped, self.label)
         for name in self.response.notify:
-            ctx.hook(name, payload, None)
+            ctx.hook(name, payload, None if request is None else dict(request))
         return mapped
 
 
@@ -319,10 +337,14 @@ class RuleSet:
             action: its action name.
             direction: "up" for charger-initiated, "down" for CSMS-initiated calls.
             target: dialect of the other leg; needed only when several pairs cover the source dialect.
+                Rules toward 1.5 are found only when it is named: 1.6 is the pivot (TRANSLATION.md 0.2),
+                so a 1.6 message without a named target means the 1.6 <-> 2.0.1 rules.
         """
         wanted = _family(source)
         found = [r for r in self._index.get((wanted, action), ())
                  if r.direction in (direction, "both") and (target is None or r.target is _family(target))]
+        if target is None and len(found) > 1:
+            found = [r for r in found if r.target is not Dialect.OCPP15_SOAP]
         if len(found) > 1:
             raise LocalError(f"{action} from {source} has rules toward several dialects; name the target")
         return found[0] if found else None

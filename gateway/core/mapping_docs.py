@@ -59,10 +59,11 @@ def _fields(section: Section | None) -> list[FieldSpec]:
 
 
 def coverage_table(rules: RuleSet) -> str:
-    """A Markdown table: one row per rule (source dialect, direction, action) with its outcome."""
+    """A Markdown table: one row per rule (source and target dialect, direction, action) with its outcome."""
     lines = ["| source -> target | dir | action | outcome | target action | TRANSLATION.md |",
              "|---|---|---|---|---|---|"]
-    ordered = sorted(rules, key=lambda r: (r.source.value, _DIRECTION_ORDER[r.direction], r.action))
+    # By pair first: 1.6 is the source of two pairs (toward 2.0.1 and toward 1.5), kept apart.
+    ordered = sorted(rules, key=lambda r: (r.source.value, r.target.value, _DIRECTION_ORDER[r.direction], r.action))
     for rule in ordered:
         mapped = rule.request is not None
         target = rule.target_action if mapped else ""

@@ -1,7 +1,8 @@
 """Field paths over the official OCPP JSON schemas: lookup, requiredness, copy compatibility, projection.
 
 The mapping loader uses these to check a mapping file against the schemas of the `ocpp` package
-(read as package data, `$ref`s inlined once), and the engine uses `project` to copy a whole object
+(read as package data, `$ref`s inlined once; OCPP 1.5 ones come from the SOAP codec, see
+`gateway.core.schemas.soap15_schema`), and the engine uses `project` to copy a whole object
 into a target shape that lacks some of its optional parts (2.0.1 `customData` toward 1.6).
 """
 
@@ -16,6 +17,7 @@ from importlib import resources
 from typing import Any, Final, Literal
 
 from gateway.core.dialects import Dialect
+from gateway.core.schemas import soap15_schema
 
 Schema = dict[str, Any]
 Direction = Literal["request", "response"]
@@ -61,9 +63,12 @@ def _inline(node: Any, definitions: dict[str, Any]) -> Any:
 
 @cache
 def _load(family: Dialect, action: str, direction: Direction) -> Schema:
-    suffix = "Response" if direction == "response" else ("Request" if family is Dialect.OCPP201 else "")
-    path = resources.files("ocpp").joinpath(_PACKAGE_DIRS[family], f"{action}{suffix}.json")
-    raw = json.loads(path.read_text(encoding="utf-8"))
+    if family is Dialect.OCPP15_SOAP:
+        raw = soap15_schema(action, direction)
+    else:
+        suffix = "Response" if direction == "response" else ("Request" if family is Dialect.OCPP201 else "")
+        path = resources.files("ocpp").joinpath(_PACKAGE_DIRS[family], f"{action}{suffix}.json")
+        raw = json.loads(path.read_text(encoding="utf-8"))
     inlined: Schema = _inline(raw, raw.get("definitions", {}))
     return inlined
 

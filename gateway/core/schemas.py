@@ -2,6 +2,8 @@
 
 Schemas are read as package data and compiled once per (dialect, action, direction) on first use;
 fastjsonschema turns each into plain Python, which keeps validation cheap enough for every message.
+OCPP 1.5 has no JSON schemas of its own: the SOAP codec derives them from the 1.5 XSD
+(`gateway.soap.json_schema`), in the JSON shape its payload dicts have.
 """
 
 from __future__ import annotations
@@ -56,10 +58,22 @@ def _file_name(dialect: Dialect, action: str, direction: Direction) -> str:
     return f"{action}Request.json" if dialect is Dialect.OCPP201 else f"{action}.json"
 
 
+def soap15_schema(action: str, direction: Direction) -> dict[str, Any]:
+    """The draft-04 JSON schema of one OCPP 1.5 payload, in the SOAP codec's JSON shape (a fresh dict)."""
+    # Imported here: only 1.5 deployments pay for the codec's schema module, and it imports the core.
+    from gateway.soap.json_schema import json_schema
+
+    return json_schema(Dialect.OCPP15_SOAP, action, direction)
+
+
 @cache
 def actions(dialect: Dialect) -> frozenset[str]:
-    """Every action the official schemas define for the dialect's JSON family."""
+    """Every action the official schemas define for the dialect's JSON family (1.5: the codec's)."""
     family = dialect.json_family
+    if family is Dialect.OCPP15_SOAP:
+        from gateway.soap.json_schema import json_actions
+
+        return frozenset(json_actions(family))
     folder = resources.files("ocpp").joinpath(_PACKAGE_DIRS[family])
     names = {entry.name.removesuffix(".json") for entry in folder.iterdir() if entry.name.endswith(".json")}
     if family is Dialect.OCPP201:
@@ -69,6 +83,9 @@ def actions(dialect: Dialect) -> frozenset[str]:
 
 @cache
 def _validator(family: Dialect, action: str, direction: Direction) -> _Validator:
+    if family is Dialect.OCPP15_SOAP:
+        soap15: _Validator = fastjsonschema.compile(soap15_schema(action, direction), use_default=False)
+        return soap15
     path = resources.files("ocpp").joinpath(_PACKAGE_DIRS[family], _file_name(family, action, direction))
     schema = json.loads(path.read_text(encoding="utf-8"))
     # use_default=False: validation must never fill in defaults, i.e. change what we forward.
@@ -84,7 +101,7 @@ def validate(dialect: Dialect, action: str, direction: Direction, payload: Any) 
     """Check one payload against its official schema.
 
     Args:
-        dialect: whose schemas apply (1.6 over SOAP uses the 1.6 JSON schemas).
+        dialect: whose schemas apply (1.6 over SOAP uses the 1.6 JSON schemas, 1.5 the codec's).
         action: the OCPP action, e.g. "BootNotification".
         direction: "request" for a CALL payload, "response" for a CALLRESULT payload.
         payload: the decoded JSON payload.

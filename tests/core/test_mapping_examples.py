@@ -404,7 +404,9 @@ def test_answer_maps_back_to_source_response(case: Case) -> None:
 def test_every_mapped_entry_and_variant_has_an_example() -> None:
     """No mapped entry or variant of the built-in files goes without an example case."""
     covered = {(c.source, c.action, c.target_action) for c in CASES}
-    wanted = {(r.source, r.action, t) for r in builtin() if r.request is not None
+    # The 1.5 lift has its own example table (test_lift15_mapping.py).
+    wanted = {(r.source, r.action, t) for r in builtin()
+              if r.request is not None and Dialect.OCPP15_SOAP not in (r.source, r.target)
               for t in [r.target_action, *(v.target_action for v in r.variants.values())]}
     assert wanted - covered == set()
 

@@ -26,7 +26,8 @@ config_keys:
 def test_built_in_files_are_found() -> None:
     """Both built-in files are read (from the source tree when the package is not installed)."""
     assert set(mapping_files.builtin_mapping_texts()) == {"ocpp1.6__ocpp2.0.1.yaml",
-                                                          "config_keys_ocpp1.6__ocpp2.0.1.yaml"}
+                                                          "config_keys_ocpp1.6__ocpp2.0.1.yaml",
+                                                          "ocpp1.5-soap__ocpp1.6.yaml"}
 
 
 def test_operator_directory_reads_yaml_files_in_name_order(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """The mapping hooks (named in `mappings/*.yaml`): small functions over one charger's translation state.
 
-Contracts are listed in `gateway.core.mapping` (HOOK_CONTRACTS); this module implements them.
+Contracts are listed in `gateway.core.mapping` (HOOK_CONTRACTS); this module implements them, the
+1.5 lift's (`lift15_*`) coming from `gateway.core.translate.lift15_hooks`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any, Final
 
 from gateway.core.convert import OMIT
 from gateway.core.translate.context import HandlerContext
+from gateway.core.translate.lift15_hooks import LIFT15_HOOKS
 from gateway.core.translate.tokens import to_id_tag, to_id_token
 from gateway.errors import LocalError
 
@@ -193,6 +195,7 @@ HOOKS: Final[dict[str, Hook]] = {
     # and connection settings are never forwarded (1.9); both are settings still to come.
     "security_extension": _false,
     "forward_connection_settings": _false,
+    **LIFT15_HOOKS,  # 1.5 charger lifted to 1.6 (TRANSLATION.md 5)
 }
 
 

@@ -14,6 +14,9 @@ from gateway.core.ocppj import JsonObject
 
 #: Store key prefix of translation documents (the store's per-charger key/value table).
 KEY_PREFIX: Final = "tr."
+#: Store key prefix of the 1.5 -> 1.6 lift's documents (TRANSLATION.md 5): a 1.5 charger behind a 2.0.1
+#: CSMS has two translators, each with its own documents under its own prefix.
+LIFT15_KEY_PREFIX: Final = "l15."
 DOCUMENTS: Final = ("tx", "tokens", "counters", "status", "jobs", "cache")
 #: 1.x transaction ids and similar counters never go below "seconds since 2020-01-01", so they stay
 #: unique even if the counter document were lost (TRANSLATION.md 3.3.1); they fit a 32-bit int until 2088.
@@ -23,8 +26,14 @@ EPOCH_2020: Final = 1_577_836_800
 class ChargerState:
     """The translation documents of one charger."""
 
-    def __init__(self, documents: dict[str, Any] | None = None) -> None:
-        """Wrap loaded documents (store key without prefix -> JSON object); missing ones start empty."""
+    def __init__(self, documents: dict[str, Any] | None = None, *, prefix: str = KEY_PREFIX) -> None:
+        """Wrap loaded documents (store key without prefix -> JSON object); missing ones start empty.
+
+        Args:
+            documents: the loaded documents, by name (the store key without `prefix`).
+            prefix: the store key prefix the documents are saved under (`writes`).
+        """
+        self.prefix = prefix
         loaded = documents or {}
         self._docs: dict[str, JsonObject] = {
             name: loaded[name] if isinstance(loaded.get(name), dict) else {} for name in DOCUMENTS
@@ -32,9 +41,9 @@ class ChargerState:
         self._dirty: list[str] = []
 
     @staticmethod
-    def store_keys() -> list[str]:
-        """The store keys to load for a charger."""
-        return [KEY_PREFIX + name for name in DOCUMENTS]
+    def store_keys(prefix: str = KEY_PREFIX) -> list[str]:
+        """The store keys to load for a charger (documents saved under `prefix`)."""
+        return [prefix + name for name in DOCUMENTS]
 
     def read(self, name: str) -> JsonObject:
         """A document for reading; do not mutate it (use `doc`)."""
@@ -53,7 +62,7 @@ class ChargerState:
         before any later event can change it, and a later state saved early is still at least as new
         as what the next frame depends on.
         """
-        out = [(KEY_PREFIX + name, self._docs[name]) for name in self._dirty]
+        out = [(self.prefix + name, self._docs[name]) for name in self._dirty]
         self._dirty.clear()
         return out
 

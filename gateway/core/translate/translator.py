@@ -16,7 +16,7 @@ from gateway.core.flow import Flow, Reply, Request, Respond, Step
 from gateway.core.mapping import Answer, Delegate, Forward, RuleSet
 from gateway.core.ocppj import Call, JsonObject
 from gateway.core.session_types import Leg
-from gateway.core.translate import commands, config201, status16, status201, tx16, tx201
+from gateway.core.translate import commands, config201, lift15_handlers, status16, status201, tx16, tx201
 from gateway.core.translate.context import HandlerContext, PeerCallError, iso
 from gateway.core.translate.hooks import call_hook
 from gateway.errors import NotSupportedAction
@@ -33,6 +33,7 @@ HANDLERS: Final[dict[tuple[str, Dialect], CodeHandler]] = {
     **tx201.HANDLERS,
     **config201.HANDLERS,
     **commands.HANDLERS,
+    **lift15_handlers.HANDLERS,
 }
 
 
@@ -66,7 +67,8 @@ class Translation:
         direction: Literal["up", "down"] = "up" if origin is Leg.CHARGER else "down"
         source = self.ctx.charger if origin is Leg.CHARGER else self.ctx.upstream
         target = self.ctx.upstream if origin is Leg.CHARGER else self.ctx.charger
-        rule = self._rules.find(source.json_family, call.action, direction)
+        # The target is named: 1.6 messages have rules toward 2.0.1 and toward 1.5 (TRANSLATION.md 0.2).
+        rule = self._rules.find(source.json_family, call.action, direction, target.json_family)
         if rule is None:
             raise NotSupportedAction(f"{call.action} has no counterpart in OCPP {target.json_family}")
         outcome = rule.apply(call.payload, self._mapping)
