@@ -455,6 +455,11 @@ def report(sc_name: str, sc: Scenario, labels: tuple[str, str], runs: list[Json]
         b, s = med[base][k], med[sut][k]
         ratio = s / b if b is not None and s is not None and b != 0 else None
         lines.append(f"| {k} | {fmt(b)} | {fmt(s)} | {fmt(ratio)} |")
+    pairs = _round_ratios(per, labels, "CPU s per 1k calls")
+    if pairs:
+        # Each round runs both back to back, so a round's own ratio shows how much the machine drifted.
+        lines += ["", f"{sut}/{base} CPU per call, round by round: " + ", ".join(fmt(p) for p in pairs)
+                  + f" (median {fmt(statistics.median(pairs))})."]
     lines += ["", "Per round:", "", "| run | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
     for r, m in per:
         cells = [fmt(m.get(k)) for k in keys] if m else [f"failed: {r.get('error', '?')}"] + [""] * (len(keys) - 1)
@@ -467,6 +472,21 @@ def report(sc_name: str, sc: Scenario, labels: tuple[str, str], runs: list[Json]
             mix = ", ".join(f"{k} {100 * n / calls:.1f}" for k, n in r["upstream_calls"].items())
             lines.append(f"* {r['sut']} r{r['round']}: {mix}")
     return "\n".join(lines)
+
+
+def _round_ratios(per: list[tuple[Json, dict[str, float | None]]], labels: tuple[str, str], key: str) -> list[float]:
+    """SUT/baseline of one metric within each round where both ran (rounds alternate baseline, SUT)."""
+    by_round: dict[int, dict[str, float | None]] = {}
+    for r, m in per:
+        if m:
+            by_round.setdefault(r["round"], {})[r["sut"]] = m.get(key)
+    base, sut = labels
+    out = []
+    for _, pair in sorted(by_round.items()):
+        b, s = pair.get(base), pair.get(sut)
+        if b and s is not None:
+            out.append(s / b)
+    return out
 
 
 def _median(values: list[float | None]) -> float | None:

@@ -1,13 +1,27 @@
 """Every Prometheus metric of the gateway, defined once; labels come from small fixed sets.
 
 No metric carries a charge box id: a fleet of thousands would explode the series count.
+
+The two metrics touched for every frame (`gateway_messages`, `gateway_call_duration_seconds`) are
+counted in plain Python objects and turned into Prometheus samples only when scraped: a
+prometheus_client child takes a lock and walks its buckets in Python on every update, which cost
+several microseconds per relayed call. The exposition (names, types, labels, values, `_created`
+series, histogram buckets) is the same as prometheus_client's own Counter and Histogram produce.
+Cells are updated on the event loop thread only; scrapes run there too.
 """
 
 from __future__ import annotations
 
+import math
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final, final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import prometheus_client.metrics as _prometheus_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.utils import floatToGoString
 
 from gateway.core import schemas
 from gateway.core.dialects import Dialect
@@ -24,6 +38,143 @@ def action_label(dialect: Dialect, action: str) -> str:
     return action if action in schemas.actions(dialect) else "unknown"
 
 
+#: prometheus_client's formatting of the `le` label (untyped there).
+_go_float: Final[Callable[[float], str]] = floatToGoString
+
+
+def _created_series() -> bool:
+    # prometheus_client's switch (PROMETHEUS_DISABLE_CREATED_SERIES, disable_created_metrics()).
+    return bool(getattr(_prometheus_metrics, "_use_created", True))
+
+
+@final
+class CounterCell:
+    """One label set of a PlainCounter; the hot path adds to `value` directly."""
+
+    __slots__ = ("created", "value")
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.created = time.time()
+
+    def inc(self, amount: float = 1.0) -> None:
+        if amount < 0:
+            raise ValueError("Counters can only be incremented by non-negative amounts.")
+        self.value += amount
+
+
+@final
+class HistogramCell:
+    """One label set of a PlainHistogram: a count per bucket (not cumulative) and the sum."""
+
+    __slots__ = ("_bounds", "counts", "created", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self._bounds = bounds
+        self.counts = [0] * len(bounds)
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, amount: float) -> None:
+        # The first bucket whose upper bound is >= amount, as prometheus_client's Histogram; NaN lands in none.
+        if amount == amount:
+            self.counts[bisect_left(self._bounds, amount)] += 1
+        self.sum += amount
+
+
+class _PlainFamily:
+    """A labelled metric family counted in plain Python and exported at scrape time (a custom collector)."""
+
+    _type = ""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._labelnames = tuple(labelnames)
+
+    def describe(self) -> Iterable[Metric]:
+        return [Metric(self._name, self._documentation, self._type)]
+
+    def _labels(self, values: tuple[str, ...]) -> dict[str, str]:
+        return dict(zip(self._labelnames, values, strict=True))
+
+    @staticmethod
+    def _key(values: tuple[object, ...], width: int) -> tuple[str, ...]:
+        if len(values) != width:
+            raise ValueError("Incorrect label count")
+        return tuple(str(v) for v in values)
+
+
+@final
+class PlainCounter(_PlainFamily):
+    """A labelled counter: `labels(...)` gives a CounterCell."""
+
+    _type = "counter"
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+        super().__init__(name, documentation, labelnames)
+        self._cells: dict[tuple[str, ...], CounterCell] = {}
+
+    def labels(self, *values: object) -> CounterCell:
+        key = self._key(values, len(self._labelnames))
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = CounterCell()
+        return cell
+
+    def collect(self) -> Iterable[Metric]:
+        metric = Metric(self._name, self._documentation, self._type)
+        created = _created_series()
+        for values, cell in list(self._cells.items()):
+            labels = self._labels(values)
+            metric.add_sample(self._name + "_total", labels, cell.value)
+            if created:
+                metric.add_sample(self._name + "_created", labels, cell.created)
+        return [metric]
+
+
+@final
+class PlainHistogram(_PlainFamily):
+    """A labelled histogram: `labels(...)` gives a HistogramCell."""
+
+    _type = "histogram"
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str], buckets: Sequence[float]) -> None:
+        super().__init__(name, documentation, labelnames)
+        bounds = [float(b) for b in buckets]
+        if bounds != sorted(bounds):
+            raise ValueError("Buckets not in sorted order")
+        if bounds[-1] != math.inf:
+            bounds.append(math.inf)
+        self._bounds = tuple(bounds)
+        self._le = tuple(_go_float(b) for b in bounds)
+        self._cells: dict[tuple[str, ...], HistogramCell] = {}
+
+    def labels(self, *values: object) -> HistogramCell:
+        key = self._key(values, len(self._labelnames))
+        cell = self._cells.get(key)
+        if cell is None:
+            cell = self._cells[key] = HistogramCell(self._bounds)
+        return cell
+
+    def collect(self) -> Iterable[Metric]:
+        name = self._name
+        metric = Metric(name, self._documentation, self._type)
+        created = _created_series()
+        for values, cell in list(self._cells.items()):
+            labels = self._labels(values)
+            total = 0.0
+            for le, count in zip(self._le, list(cell.counts), strict=True):
+                total += count
+                metric.add_sample(name + "_bucket", {**labels, "le": le}, total)
+            metric.add_sample(name + "_count", labels, total)
+            if self._bounds[0] >= 0:
+                metric.add_sample(name + "_sum", labels, cell.sum)
+            if created:
+                metric.add_sample(name + "_created", labels, cell.created)
+        return [metric]
+
+
 @final
 class Metrics:
     """The gateway's metrics, registered in their own registry (one per gateway instance)."""
@@ -37,12 +188,12 @@ class Metrics:
         self.upstream_connected = Gauge(
             "gateway_upstream_connections", "Upstream CSMS connections that are open", registry=r
         )
-        self.messages = Counter(
+        self.messages = PlainCounter(
             "gateway_messages",
             "OCPP messages by leg (charger|csms), direction (in|out), dialect, action and kind (call|result|error)",
             ["leg", "direction", "dialect", "action", "kind"],
-            registry=r,
         )
+        r.register(self.messages)
         self.call_errors = Counter(
             "gateway_call_errors", "CALLERRORs sent, by receiving leg and code", ["leg", "code"], registry=r
         )
@@ -73,37 +224,52 @@ class Metrics:
             ["leg", "reason"],
             registry=r,
         )
-        self.call_duration = Histogram(
+        self.call_duration = PlainHistogram(
             "gateway_call_duration_seconds",
             "Time from a call entering the gateway to its answer leaving it, by origin leg and outcome",
             ["origin", "outcome"],
             buckets=_RTT_BUCKETS,
+        )
+        r.register(self.call_duration)
+        self.soap_faults = Counter(
+            "gateway_soap_faults",
+            "SOAP faults sent to chargers (sent) or received from them (received), by OCPP subcode",
+            ["direction", "subcode"],
+            registry=r,
+        )
+        self.soap_calls = Counter(
+            "gateway_soap_charger_calls",
+            "CSMS-initiated calls posted to SOAP chargers, by outcome (result|fault|unreachable|no_endpoint|bad_reply)",
+            ["outcome"],
             registry=r,
         )
         self.internal_errors = Counter(
             "gateway_internal_errors", "Unexpected exceptions caught while serving a charger", registry=r
         )
 
-        self._message_children: dict[tuple[str, str, str, str, str], Counter] = {}
-        self._duration_children: dict[tuple[str, str], Histogram] = {}
+        #: messages cells by (leg, direction, dialect, action, kind) as the runner has them (action not yet
+        #: mapped to "unknown"): one dict lookup per frame. Read-only outside this class; see `message`.
+        self.message_cells: dict[tuple[str, str, str, str, str], CounterCell] = {}
+        #: call_duration cells by (origin, outcome).
+        self.duration_cells: dict[tuple[str, str], HistogramCell] = {}
 
-    def message(self, leg: str, direction: str, dialect: Dialect, action: str, kind: str) -> Counter:
-        """The messages counter child for these labels; cached because it is hit for every frame."""
+    def message(self, leg: str, direction: str, dialect: Dialect, action: str, kind: str) -> CounterCell:
+        """The messages counter cell for these labels; cached because it is hit for every frame."""
         key = (leg, direction, dialect, action, kind)
-        child = self._message_children.get(key)
-        if child is None:
-            child = self.messages.labels(leg, direction, dialect, action_label(dialect, action), kind)
-            if len(self._message_children) < _CHILD_CACHE_LIMIT:  # invented actions must not grow it forever
-                self._message_children[key] = child
-        return child
+        cell = self.message_cells.get(key)
+        if cell is None:
+            cell = self.messages.labels(leg, direction, dialect, action_label(dialect, action), kind)
+            if len(self.message_cells) < _CHILD_CACHE_LIMIT:  # invented actions must not grow it forever
+                self.message_cells[key] = cell
+        return cell
 
-    def duration(self, origin: str, outcome: str) -> Histogram:
-        """The call duration histogram child for these labels (cached)."""
+    def duration(self, origin: str, outcome: str) -> HistogramCell:
+        """The call duration histogram cell for these labels (cached)."""
         key = (origin, outcome)
-        child = self._duration_children.get(key)
-        if child is None:
-            child = self._duration_children[key] = self.call_duration.labels(origin, outcome)
-        return child
+        cell = self.duration_cells.get(key)
+        if cell is None:
+            cell = self.duration_cells[key] = self.call_duration.labels(origin, outcome)
+        return cell
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -63,6 +63,11 @@ from gateway.errors import (
 
 #: How many timed-out message ids are remembered to tell a late reply from an unknown one.
 _LATE_MEMORY: Final = 64
+#: Leg.other as a lookup (a property call per frame otherwise).
+_OTHER: Final = {Leg.CHARGER: Leg.CSMS, Leg.CSMS: Leg.CHARGER}
+#: The hot path builds its NamedTuples (commands, Pending) with tuple.__new__ directly: the generated
+#: NamedTuple constructor is a Python-level function around the same call.
+_tuple: Final = tuple.__new__
 
 
 @dataclass(slots=True)
@@ -101,7 +106,8 @@ class ChargerSession:
             new_id: mints message ids for calls the gateway builds (translation); a counter if omitted.
         """
         self._dialects = {Leg.CHARGER: charger_dialect, Leg.CSMS: upstream_dialect}
-        self._passthrough = charger_dialect == upstream_dialect
+        # 1.6 over SOAP reaches the session as 1.6 JSON (gateway.soap decodes it): no translation needed.
+        self._passthrough = charger_dialect.json_family == upstream_dialect.json_family
         self._translator = translator
         self._max_queued = max_queued
         self._max_frame = max_frame
@@ -125,8 +131,9 @@ class ChargerSession:
     def receive(self, leg: Leg, text: str, now: float) -> None:
         """Feed one text frame that arrived on `leg`."""
         # Characters are a lower bound of UTF-8 bytes; only count bytes when it could matter.
-        if len(text) > self._max_frame or (len(text) * 4 > self._max_frame and len(text.encode()) > self._max_frame):
-            self.receive_unreadable(leg, text[:128], f"frame exceeds the {self._max_frame}-byte limit", now)
+        size, limit = len(text), self._max_frame
+        if size > limit or (size * 4 > limit and len(text.encode()) > limit):
+            self.receive_unreadable(leg, text[:128], f"frame exceeds the {limit}-byte limit", now)
             return
         try:
             message = ocppj.parse(text)
@@ -180,33 +187,42 @@ class ChargerSession:
         """The earliest time at which `tick` has work to do, or None."""
         earliest: float | None = None
         for slot in self._slots.values():
-            for pending in (slot.outstanding, slot.queue[0][0] if slot.queue else None):
-                if pending is not None and (earliest is None or pending.deadline < earliest):
-                    earliest = pending.deadline
+            pending = slot.outstanding
+            if pending is not None and (earliest is None or pending.deadline < earliest):
+                earliest = pending.deadline
+            if slot.queue:
+                deadline = slot.queue[0][0].deadline
+                if earliest is None or deadline < earliest:
+                    earliest = deadline
         return earliest
 
     # ---- calls --------------------------------------------------------------------------
 
     def _on_call(self, leg: Leg, call: Call, text: str, now: float) -> None:
-        self._emit(Received(leg, "call", call.action))
+        action = call.action
+        self._commands.append(_tuple(Received, (leg, "call", action)))
         try:
-            schemas.validate(self._dialects[leg], call.action, "request", call.payload)
+            schemas.validate(self._dialects[leg], action, "request", call.payload)
         except GatewayError as exc:
-            self._refuse(leg, call.unique_id, call.action, exc)
+            self._refuse(leg, call.unique_id, action, exc)
             return
         if not self._passthrough:
             self._start_flow(call, leg, now)
             return
-        self._enqueue(leg.other, call, text, leg, call.unique_id, call.action, now, now)
+        self._enqueue(_OTHER[leg], call, text, leg, call.unique_id, action, now, now)
 
     def _enqueue(self, leg: Leg, call: Call, text: str | None, source: Leg, source_id: str, source_action: str,
                  received_at: float, now: float, flow: _FlowRun | None = None) -> None:
         """Send `call` on `leg` now if its slot is free, else queue it (bounded)."""
         slot = self._slots[leg]
-        pending = Pending(call.unique_id, call.action, source, source_id, source_action, received_at,
-                          now + slot.timeout, flow)
+        pending = _tuple(Pending, (call.unique_id, call.action, source, source_id, source_action, received_at,
+                                   now + slot.timeout, flow))
         if slot.outstanding is None and slot.up and not slot.queue:
-            self._send_call(leg, pending, call, text)
+            # _send_call, inlined: this is the path of every call.
+            slot.outstanding = pending
+            self._commands.append(
+                _tuple(Send, (leg, text if text is not None else ocppj.serialize(call), call, call.action))
+            )
         elif len(slot.queue) >= self._max_queued:
             error = Overloaded(f"{len(slot.queue)} calls already wait for the {leg}")
             if isinstance(pending.flow, _FlowRun):
@@ -324,7 +340,7 @@ class ChargerSession:
         if pending is None or pending.out_id != reply.unique_id:
             self._emit(Dropped(leg, reply.unique_id, reply.unique_id in self._late))
             return
-        self._emit(Received(leg, reply.kind, pending.action))
+        self._commands.append(_tuple(Received, (leg, reply.kind, pending.action)))
         slot.outstanding = None
         if isinstance(reply, CallResult):
             self._on_result(leg, pending, reply, text, now)
@@ -332,7 +348,8 @@ class ChargerSession:
             self._advance(pending.flow, Reply(error=reply), now)
         else:
             self._answer_error(pending, reply, now)
-        self._pump(leg, now)
+        if slot.queue:  # nothing to pump otherwise
+            self._pump(leg, now)
 
     def _on_result(self, leg: Leg, pending: Pending, reply: CallResult, text: str, now: float) -> None:
         try:
@@ -345,8 +362,10 @@ class ChargerSession:
             self._advance(pending.flow, Reply(payload=reply.payload), now)
             return
         # Pass-through: the very text the peer sent goes on, so ids and payloads stay unchanged.
-        self._emit(Send(pending.source, text, reply, pending.source_action))
-        self._emit(Completed(pending.source_action, pending.source, now - pending.received_at, "result"))
+        source, source_action = pending.source, pending.source_action
+        commands = self._commands
+        commands.append(_tuple(Send, (source, text, reply, source_action)))
+        commands.append(_tuple(Completed, (source_action, source, now - pending.received_at, "result")))
 
     def _answer_error(self, pending: Pending, reply: CallError, now: float) -> None:
         dialect = self._dialects[pending.source]
