@@ -92,6 +92,9 @@ class Gateway:
         )
         await self._charger_site.start()
         self.port = _bound_port(self._charger_runner)
+        scheme = "https" if config.listen.tls else "http"
+        host = "127.0.0.1" if config.listen.host in ("0.0.0.0", "::", "") else config.listen.host
+        ctx.soap_url = f"{scheme}://{host}:{self.port}/soap"
         # Everything allocated so far lives until shutdown (modules, schemas, apps): move it out of the
         # collector's view so full collections, which pause every charger, stay short.
         gc.freeze()

@@ -85,8 +85,27 @@ class Charger:
 
     password: str | None = None
     upstream_password: str | None = None
+    #: Where a SOAP charger listens for CSMS-initiated calls when its requests carry no wsa:From.
+    soap_url: str | None = None
     #: 1.6 connector k (1-based) -> (2.0.1 EVSE id, connector id); empty = one connector per EVSE.
     topology: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Soap:
+    """SOAP chargers (OCPP 1.5 and 1.6 over SOAP 1.2, POST /soap on the listen port)."""
+
+    #: The gateway's own /soap URL as chargers reach it; sent as wsa:From on calls to chargers.
+    public_url: str | None = None
+    #: Seconds a charger has to answer a CSMS-initiated SOAP call.
+    call_timeout: float = 30.0
+    #: The upstream leg of a SOAP charger closes after this many heartbeat intervals without a request.
+    missed_heartbeats: int = 3
+    #: Assumed heartbeat interval until the charger's BootNotification answer tells the real one.
+    heartbeat_interval: float = 300.0
+    #: Largest request body (after decompression) and XML nesting depth accepted.
+    max_body_bytes: int = 1_048_576
+    max_depth: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +132,7 @@ class Config:
     state: State = State()
     limits: Limits = Limits()
     chargers: Mapping[str, Charger] = field(default_factory=dict)
+    soap: Soap = Soap()
     translation: Translation = Translation()
     log_level: str = "INFO"
 
@@ -150,6 +170,7 @@ def parse_config(top: Reader) -> Config:
         state=_state(top.section("state")),
         limits=_limits(top.section("limits")),
         chargers=_chargers(top.section("chargers")),
+        soap=_soap(top.section("soap")),
         translation=_translation(top.section("translation")),
         log_level=top.choice("log_level", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
     )
@@ -241,11 +262,34 @@ def _chargers(r: Reader) -> dict[str, Charger]:
         chargers[charge_box_id] = Charger(
             password=entry.string("password", None),
             upstream_password=entry.string("upstream_password", None),
+            soap_url=_http_url(entry, "soap_url"),
             topology=_topology(entry),
         )
         entry.done()
     r.done()
     return chargers
+
+
+def _http_url(r: Reader, key: str) -> str | None:
+    url: str | None = r.string(key, None)
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise r.error(f"expected an http:// or https:// URL, got {url!r}", key)
+    return url
+
+
+def _soap(r: Reader) -> Soap:
+    soap = Soap(
+        public_url=_http_url(r, "public_url"),
+        call_timeout=r.number("call_timeout", 30.0, minimum=0.1),
+        missed_heartbeats=r.number("missed_heartbeats", 3, minimum=1, integer=True),
+        heartbeat_interval=r.number("heartbeat_interval", 300.0, minimum=1),
+        max_body_bytes=r.number("max_body_bytes", 1_048_576, minimum=4096, integer=True),
+        max_depth=r.number("max_depth", 64, minimum=8, integer=True),
+    )
+    r.done()
+    return soap
 
 
 def _topology(r: Reader) -> tuple[tuple[int, int], ...]:

@@ -9,11 +9,12 @@ from gateway.config import Config
 from gateway.core.dialects import Dialect
 from gateway.core.mapping import HANDLERS_USED, RuleSet
 from gateway.core.session_types import Translator
+from gateway.core.translate.chain import Chain
 from gateway.core.translate.config201 import use_config_keys
 from gateway.core.translate.context import HandlerContext
 from gateway.core.translate.hooks import HOOKS
 from gateway.core.translate.settings import Topology, TranslationSettings
-from gateway.core.translate.state import KEY_PREFIX, ChargerState
+from gateway.core.translate.state import KEY_PREFIX, LIFT15_KEY_PREFIX, ChargerState
 from gateway.core.translate.translator import HANDLERS, Translation
 from gateway.mapping_files import load_mappings
 from gateway.net.context import TranslatorFactory
@@ -57,11 +58,29 @@ def settings_for(config: Config, charge_box_id: str) -> TranslationSettings:
 async def _make_translator(
     config: Config, rules: RuleSet, store: StateStore, charge_box_id: str, charger: Dialect, upstream: Dialect
 ) -> Translator | None:
+    """The translator between `charger` and `upstream`, with its state read back from the store.
+
+    1.5 (SOAP) is first lifted to 1.6 (TRANSLATION.md chapter 5) and, for a 2.0.1 CSMS, carried on by
+    the same 1.6 -> 2.0.1 translation an OCPP-J 1.6 charger gets; each stage keeps its own state keys.
+    """
     if charger.json_family == upstream.json_family:
         return None
+    if charger is not Dialect.OCPP15_SOAP:
+        return await _translation(config, rules, store, charge_box_id, charger, upstream, KEY_PREFIX)
+    lift = await _translation(config, rules, store, charge_box_id, charger, Dialect.OCPP16, LIFT15_KEY_PREFIX)
+    if upstream.json_family is Dialect.OCPP16:
+        return lift
+    upper = await _translation(config, rules, store, charge_box_id, Dialect.OCPP16, upstream, KEY_PREFIX)
+    return Chain(lift, upper)
+
+
+async def _translation(
+    config: Config, rules: RuleSet, store: StateStore, charge_box_id: str, charger: Dialect, upstream: Dialect,
+    prefix: str,
+) -> Translation:
     documents = {}
-    for key in ChargerState.store_keys():
-        documents[key.removeprefix(KEY_PREFIX)] = await store.get_value(charge_box_id, key)
-    ctx = HandlerContext(charge_box_id, charger, upstream, ChargerState(documents), settings_for(config, charge_box_id),
-                         time.time)
+    for key in ChargerState.store_keys(prefix):
+        documents[key.removeprefix(prefix)] = await store.get_value(charge_box_id, key)
+    ctx = HandlerContext(charge_box_id, charger, upstream, ChargerState(documents, prefix=prefix),
+                         settings_for(config, charge_box_id), time.time)
     return Translation(ctx, rules)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -45,6 +46,10 @@ class GatewayContext:
     upstream_tls: ssl.SSLContext | None
     translators: TranslatorFactory | None = None
     runners: dict[str, SessionRunner] = field(default_factory=dict)
+    #: The gateway's /soap URL as bound (wsa:From of calls to SOAP chargers unless soap.public_url is set).
+    soap_url: str = ""
+    #: Runners of SOAP chargers, which no HTTP request owns (each lives across many requests).
+    soap_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def make_translator(self, charge_box_id: str, charger_dialect: Dialect) -> Translator | None:
         """A translator for one charger, its state loaded from the store (None: no translation exists)."""

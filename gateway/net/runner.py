@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Final
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 
 from gateway.core import backoff
 from gateway.core.dialects import Dialect
@@ -36,6 +36,7 @@ from gateway.errors import RemoteError, SchemaViolation
 from gateway.metrics import action_label
 from gateway.net import upstream as upstream_mod
 from gateway.net.context import ChargerLog, GatewayContext
+from gateway.net.links import ChargerLink
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,14 @@ def _head(data: bytes) -> str:
 class SessionRunner:
     """Runs one charger connection until either side closes it."""
 
-    def __init__(self, ctx: GatewayContext, charge_box_id: str, dialect: Dialect, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ctx: GatewayContext, charge_box_id: str, dialect: Dialect, link: ChargerLink,
+                 *, charger_timeout: float | None = None) -> None:
         self.charge_box_id = charge_box_id
         self.dialect = dialect
         self.log = ChargerLog(log, charge_box_id)
         self._ctx = ctx
-        self._ws = ws
+        self.link = link
+        self._charger_timeout = charger_timeout or ctx.config.listen.response_timeout
         self._upstream: upstream_mod.Socket | None = None
         self._session = self._new_session(None)
         self._debug = self.log.isEnabledFor(logging.DEBUG)
@@ -76,7 +79,7 @@ class SessionRunner:
             self.dialect,
             config.upstream.dialect,
             translator,
-            charger_timeout=config.listen.response_timeout,
+            charger_timeout=self._charger_timeout,
             csms_timeout=config.upstream.response_timeout,
             max_queued=config.limits.max_queued_calls,
             max_frame=config.limits.max_frame_bytes,
@@ -88,7 +91,7 @@ class SessionRunner:
         metrics = self._ctx.metrics
         metrics.chargers_connected.labels(self.dialect).inc()
         try:
-            if self.dialect != self._ctx.config.upstream.dialect:
+            if self.dialect.json_family != self._ctx.config.upstream.dialect.json_family:
                 # Translation state is loaded before the first frame is read, so nothing races it.
                 self._session = self._new_session(await self._ctx.make_translator(self.charge_box_id, self.dialect))
             await self._serve()
@@ -100,17 +103,15 @@ class SessionRunner:
             if self._timer is not None:
                 self._timer.cancel()
             await self._close_upstream(CLOSE_GOING_AWAY, "charger disconnected")
-            if not self._ws.closed:
-                await self._ws.close(code=CLOSE_GOING_AWAY, message=b"gateway closing")
+            await self.link.close(CLOSE_GOING_AWAY, "gateway closing")
             metrics.chargers_connected.labels(self.dialect).dec()
-            self.log.info("disconnected (code %s)", self._ws.close_code)
+            self.log.info("disconnected (code %s)", self.link.close_code)
             self.done.set()
 
     async def close(self, code: int, reason: str) -> None:
         """Close the charger's socket (replaced, shutting down) and wait until the runner is done."""
         self._closing = True
-        if not self._ws.closed:
-            await self._ws.close(code=code, message=reason.encode()[:123])
+        await self.link.close(code, reason)
         await self.done.wait()
 
     async def _serve(self) -> None:
@@ -123,7 +124,7 @@ class SessionRunner:
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             upstream_task = tasks.create_task(self._upstream_loop(self._upstream))
-            await self._downstream_loop()
+            await self.link.serve(self)
             self._closing = True
             # Close the socket before cancelling: aiohttp releases a client connection only when its
             # close handshake runs to the end, and the reader then finishes by itself.
@@ -132,18 +133,7 @@ class SessionRunner:
 
     async def _refuse_charger(self, code: int, reason: str) -> None:
         self.log.warning("upstream connection failed, closing the charger: %s", reason)
-        await self._ws.close(code=code, message=reason.encode()[:123])
-
-    # ---- charger leg --------------------------------------------------------------------
-
-    async def _downstream_loop(self) -> None:
-        async for msg in self._ws:
-            if msg.type is WSMsgType.TEXT:
-                await self._feed_text(Leg.CHARGER, msg.data)
-            elif msg.type is WSMsgType.BINARY:
-                await self._feed(partial(self._session.receive_unreadable, Leg.CHARGER, _head(msg.data), _BINARY))
-            elif msg.type is WSMsgType.ERROR:
-                self.log.warning("charger connection error: %s", self._ws.exception())
+        await self.link.close(code, reason)
 
     # ---- CSMS leg -----------------------------------------------------------------------
 
@@ -174,8 +164,8 @@ class SessionRunner:
             if clean:
                 code = ws.close_code or CLOSE_GOING_AWAY
                 self.log.info("CSMS closed the connection (code %s); closing the charger", code)
-                await self._ws.close(code=code if code not in _RESERVED_CLOSE_CODES else CLOSE_GOING_AWAY,
-                                     message=b"CSMS closed the connection")
+                await self.link.close(code if code not in _RESERVED_CLOSE_CODES else CLOSE_GOING_AWAY,
+                                       "CSMS closed the connection")
                 return
             self.log.warning("upstream connection lost (code %s); reconnecting", ws.close_code)
             ws = await self._reconnect()
@@ -184,9 +174,9 @@ class SessionRunner:
         """Read until the connection ends; True if the CSMS closed it with a Close frame."""
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
-                await self._feed_text(Leg.CSMS, msg.data)
+                await self.feed_text(Leg.CSMS, msg.data)
             elif msg.type is WSMsgType.BINARY:
-                await self._feed(partial(self._session.receive_unreadable, Leg.CSMS, _head(msg.data), _BINARY))
+                await self.feed_unreadable(Leg.CSMS, _head(msg.data), _BINARY)
             elif msg.type is WSMsgType.ERROR:
                 self.log.warning("upstream connection error: %s", ws.exception())
         # aiohttp yields CLOSE (ending the loop) only for a Close frame the peer sent.
@@ -218,12 +208,20 @@ class SessionRunner:
 
     # ---- feeding the session and carrying out its commands ------------------------------
 
-    async def _feed_text(self, leg: Leg, text: str) -> None:
-        """`_feed` for one text frame: the hot path, without a partial per frame."""
+    async def feed_text(self, leg: Leg, text: str) -> None:
+        """Feed one text frame that arrived on `leg` (the hot path, without a partial per frame)."""
         loop = asyncio.get_running_loop()
-        async with self._lock:
+        lock = self._lock
+        await lock.acquire()
+        try:
             self._session.receive(leg, text, loop.time())
             await self._carry_out(loop)
+        finally:
+            lock.release()
+
+    async def feed_unreadable(self, leg: Leg, head: str, problem: str) -> None:
+        """Feed a frame that cannot be processed; `head` is its start, `problem` what is wrong."""
+        await self._feed(partial(self._session.receive_unreadable, leg, head, problem))
 
     async def _feed(self, event: Callable[[float], None]) -> None:
         loop = asyncio.get_running_loop()
@@ -233,37 +231,58 @@ class SessionRunner:
 
     async def _carry_out(self, loop: asyncio.AbstractEventLoop) -> None:
         """Carry out the session's commands in order; the caller holds the lock."""
+        # The hot path: every relayed frame gives one Received and one Send (and its answer a Completed).
+        # Metrics are plain counter cells (gateway.metrics), looked up by the runner's own label tuple.
+        metrics = self._ctx.metrics
+        cells = metrics.message_cells
+        dialects = self._dialects
         for command in self._session.commands():
-            # Sends and saves are awaited in order; everything else is bookkeeping (hot path).
-            if type(command) is Send:
-                await self._send(command)
+            if type(command) is Received:
+                leg, message_kind, action = command
+                key = (leg, "in", dialects[leg], action, message_kind)
+                cell = cells.get(key)
+                if cell is None:
+                    cell = metrics.message(*key)
+                cell.value += 1
+            elif type(command) is Send:
+                # _send, inlined (a coroutine less per frame).
+                leg, text, message, action = command
+                if leg is Leg.CHARGER:
+                    if self.link.closed:
+                        self.log.warning("cannot send %s %s: charger leg is closed", action, message.kind)
+                        continue
+                    await self.link.send(command)
+                else:
+                    ws = self._upstream
+                    if ws is None or ws.closed:
+                        self.log.warning("cannot send %s %s: csms leg is closed", action, message.kind)
+                        continue
+                    await ws.send_str(text)
+                key = (leg, "out", dialects[leg], action, message.kind)
+                cell = cells.get(key)
+                if cell is None:
+                    cell = metrics.message(*key)
+                cell.value += 1
+                if type(message) is CallError:
+                    metrics.call_errors.labels(leg, message.error_code).inc()
+                if self._debug:
+                    self.log.debug("> %s %s", leg, text)
+            elif type(command) is Completed:
+                _, origin, seconds, outcome = command
+                histogram = metrics.duration_cells.get((origin, outcome))
+                if histogram is None:
+                    histogram = metrics.duration(origin, outcome)
+                histogram.observe(seconds)
             elif type(command) is Save:
                 await self._ctx.store.set_value(self.charge_box_id, command.key, command.value)
             else:
                 self._note(command)
         self._schedule_tick(loop)
 
-    async def _send(self, command: Send) -> None:
-        leg, message = command.leg, command.message
-        ws = self._ws if leg is Leg.CHARGER else self._upstream
-        if ws is None or ws.closed:
-            self.log.warning("cannot send %s %s: %s leg is closed", command.action, message.kind, leg)
-            return
-        await ws.send_str(command.text)
-        metrics = self._ctx.metrics
-        metrics.message(leg, "out", self._dialects[leg], command.action, message.kind).inc()
-        if type(message) is CallError:
-            metrics.call_errors.labels(leg, message.error_code).inc()
-        if self._debug:
-            self.log.debug("> %s %s", leg, command.text)
-
     def _note(self, command: Command) -> None:
+        """The rare commands: refusals and dropped replies (_carry_out counts Received and Completed)."""
         metrics = self._ctx.metrics
         match command:
-            case Received(leg, kind, action):
-                metrics.message(leg, "in", self._dialects[leg], action, kind).inc()
-            case Completed(_, origin, seconds, outcome):
-                metrics.duration(origin, outcome).observe(seconds)
             case Refused(leg, action, error):
                 self._log_refusal(leg, action, error)
             case Dropped(leg, unique_id, late):

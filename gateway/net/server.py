@@ -1,4 +1,4 @@
-"""The charger-facing aiohttp app: `/ocpp/{chargeBoxId}` for OCPP-J chargers.
+"""The charger-facing aiohttp app: `/ocpp/{chargeBoxId}` for OCPP-J chargers, `/soap` for SOAP ones.
 
 Admission happens here, before the WebSocket upgrade: charge box id, allowlist, HTTP Basic auth
 (OCPP security profiles 1 and 2) and subprotocol negotiation. Each refusal is an HTTP error with
@@ -8,9 +8,6 @@ a reason, one log line and one metric.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hmac
 import logging
 import time
 from typing import Final
@@ -19,8 +16,11 @@ from aiohttp import web
 
 from gateway.config import CHARGE_BOX_ID
 from gateway.core.dialects import OCPPJ_DIALECTS, Dialect
+from gateway.net.admission import authorized
 from gateway.net.context import ChargerLog, GatewayContext
+from gateway.net.links import WsLink
 from gateway.net.runner import SessionRunner
+from gateway.net.soap_server import handle_soap
 from gateway.store import ChargerRecord
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,13 @@ def charger_app(ctx: GatewayContext) -> web.Application:
     app = web.Application(client_max_size=ctx.config.limits.max_frame_bytes)
     app[CONTEXT] = ctx
     app.router.add_get("/ocpp/{charge_box_id}", ocpp_websocket)
+    app.router.add_post("/soap", soap_endpoint)
     return app
+
+
+async def soap_endpoint(request: web.Request) -> web.Response:
+    """OCPP 1.5 / 1.6 SOAP chargers (gateway.net.soap_server)."""
+    return await handle_soap(request.app[CONTEXT], request)
 
 
 def _refuse(ctx: GatewayContext, charge_box_id: str, status: type[web.HTTPException], reason: str,
@@ -54,7 +60,7 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     known = ctx.config.chargers.get(charge_box_id)
     if known is None and not ctx.config.listen.allow_unknown_chargers:
         raise _refuse(ctx, charge_box_id, web.HTTPNotFound, "unknown charge box id", "unknown_charger")
-    if known is not None and known.password is not None and not _authorized(request, charge_box_id, known.password):
+    if known is not None and known.password is not None and not authorized(request, charge_box_id, known.password):
         raise _refuse(ctx, charge_box_id, web.HTTPUnauthorized, "HTTP Basic authentication required", "auth",
                       {"WWW-Authenticate": 'Basic realm="ocpp-gateway", charset="UTF-8"'})
     dialect = _negotiate(request.headers.get("Sec-WebSocket-Protocol", ""))
@@ -71,7 +77,7 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         raise _refuse(ctx, charge_box_id, web.HTTPBadRequest, "expected a WebSocket upgrade", "not_websocket")
     await ws.prepare(request)
-    runner = SessionRunner(ctx, charge_box_id, dialect, ws)
+    runner = SessionRunner(ctx, charge_box_id, dialect, WsLink(ws))
     runner.log.info("connected with %s from %s", dialect, request.remote)
     await _replace_previous(ctx, runner)
     await ctx.store.upsert_charger(ChargerRecord(charge_box_id, dialect, time.time()))
@@ -105,17 +111,3 @@ def _negotiate(header: str) -> Dialect | None:
         if offered in OCPPJ_DIALECTS:
             return Dialect(offered)
     return None
-
-
-def _authorized(request: web.Request, charge_box_id: str, password: str) -> bool:
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, _, given = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    # Constant-time on both parts so that timing tells nothing about which one was wrong.
-    user_ok = hmac.compare_digest(user.encode(), charge_box_id.encode())
-    password_ok = hmac.compare_digest(given.encode(), password.encode())
-    return user_ok and password_ok

@@ -1,0 +1,252 @@
+"""The charger leg of a SOAP charger: HTTP exchanges in, SOAP calls out.
+
+SOAP has no connection, so the link stands in for one. Each request the charger POSTs becomes an
+OCPP-J CALL fed to the runner; the session's answer completes that HTTP exchange. Each CALL the
+session sends to the charger becomes a SOAP POST to the charger's callback URL, whose answer (or
+failure) is fed back as the CALLRESULT or CALLERROR. The link lives while the charger does: it ends
+after `soap.missed_heartbeats` heartbeat intervals without a request, so the CSMS sees it go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+import aiohttp
+
+from gateway.core import ocppj
+from gateway.core.dialects import Dialect
+from gateway.core.ocppj import Call, CallError, CallResult
+from gateway.core.session import Leg, Send
+from gateway.errors import GatewayError
+from gateway.net.context import ChargerLog, GatewayContext
+from gateway.soap import codec
+from gateway.soap.codec import FaultReceived, SoapFault, SoapRequest, XmlLimits
+from gateway.soap.xml_safe import decompress
+from gateway.store import ChargerRecord
+
+if TYPE_CHECKING:
+    from gateway.net.runner import SessionRunner
+
+#: The SOAP 1.2 HTTP binding: Sender faults are the client's fault (400), the rest are ours (500).
+_FAULT_STATUS: Final = {"Sender": 400, "Receiver": 500}
+_CONTENT_TYPE: Final = "application/soap+xml; charset=utf-8"
+#: Extra seconds an exchange may wait beyond the session's own deadline before it is given up.
+_EXCHANGE_GRACE: Final = 5.0
+log = logging.getLogger(__name__)
+
+
+class SoapReply(NamedTuple):
+    """What goes back on the charger's HTTP exchange."""
+
+    status: int
+    body: bytes
+    content_type: str = _CONTENT_TYPE
+
+
+class _Exchange(NamedTuple):
+    future: asyncio.Future[SoapReply]
+    message_id: str | None
+    action: str
+
+
+def fault_reply(dialect: Dialect | None, fault: SoapFault, relates_to: str | None) -> SoapReply:
+    """A SOAP fault as the HTTP answer to a request."""
+    body = codec.encode_fault(dialect, fault, relates_to=relates_to, message_id=_message_id())
+    return SoapReply(_FAULT_STATUS.get(fault.code, 500), body)
+
+
+def _message_id() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+class SoapLink:
+    """One SOAP charger, as the runner's charger leg."""
+
+    def __init__(self, ctx: GatewayContext, charge_box_id: str, dialect: Dialect, callback_url: str | None) -> None:
+        self._ctx = ctx
+        self.log = ChargerLog(log, charge_box_id)
+        self.charge_box_id = charge_box_id
+        self.dialect = dialect
+        #: Where CSMS-initiated calls go: the latest wsa:From, else the configured soap_url.
+        self.callback_url = callback_url
+        self._exchanges: dict[str, _Exchange] = {}
+        self._outbound: set[asyncio.Task[None]] = set()
+        self._runner: SessionRunner | None = None
+        #: Set once the runner serves the link (upstream dialed, translator loaded) or the link closed.
+        self.started = asyncio.Event()
+        self._activity = asyncio.Event()
+        self._closed = False
+        self._heartbeat = ctx.config.soap.heartbeat_interval
+        self._last_request = asyncio.get_running_loop().time()
+
+    # ---- the ChargerLink protocol -------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def close_code(self) -> int | None:
+        return None
+
+    async def serve(self, runner: SessionRunner) -> None:
+        """Keep the charger's upstream leg while it keeps sending requests."""
+        self._runner = runner
+        self.started.set()
+        loop = asyncio.get_running_loop()
+        soap = self._ctx.config.soap
+        while not self._closed:
+            silent_for = loop.time() - self._last_request
+            allowed = soap.missed_heartbeats * self._heartbeat
+            if silent_for >= allowed:
+                runner.log.info("no SOAP request for %.0f s (%d heartbeat intervals); closing its upstream leg",
+                                silent_for, soap.missed_heartbeats)
+                self._closed = True
+                break
+            self._activity.clear()
+            try:
+                async with asyncio.timeout(allowed - silent_for):
+                    await self._activity.wait()
+            except TimeoutError:
+                continue
+        self._fail_exchanges("the gateway stopped serving this charger")
+
+    async def send(self, command: Send) -> None:
+        message = command.message
+        if type(message) is Call:
+            task = asyncio.create_task(self._call_charger(message))
+            self._outbound.add(task)
+            task.add_done_callback(self._outbound.discard)
+            return
+        exchange = self._exchanges.pop(message.unique_id, None)
+        if exchange is None or exchange.future.done():
+            self.log.info("%s answer for a SOAP request that is gone", command.action)
+            return
+        exchange.future.set_result(self._reply(exchange, message))
+
+    async def close(self, code: int, reason: str) -> None:
+        self._closed = True
+        self.started.set()
+        self._activity.set()
+        self._fail_exchanges(reason)
+        for task in list(self._outbound):
+            task.cancel()
+
+    # ---- charger -> gateway -------------------------------------------------------------
+
+    async def exchange(self, request: SoapRequest) -> SoapReply:
+        """Carry one charger request through the session and wait for its answer."""
+        runner = self._runner
+        if self._closed or runner is None:
+            fault = SoapFault("the gateway is not serving this charger now; retry", code="Receiver",
+                              subcode="InternalError")
+            return fault_reply(self.dialect, fault, request.addressing.message_id)
+        self._last_request = asyncio.get_running_loop().time()
+        self._activity.set()
+        await self._remember_callback(request.addressing.from_address)
+        unique_id = str(uuid.uuid4())
+        future: asyncio.Future[SoapReply] = asyncio.get_running_loop().create_future()
+        self._exchanges[unique_id] = _Exchange(future, request.addressing.message_id, request.action)
+        try:
+            await runner.feed_text(Leg.CHARGER, ocppj.serialize(Call(unique_id, request.action, request.payload)))
+            # The session always answers by its own deadline; the grace only guards against a bug.
+            async with asyncio.timeout(self._ctx.config.upstream.response_timeout + _EXCHANGE_GRACE):
+                return await future
+        except TimeoutError:
+            fault = SoapFault("the CSMS did not answer in time", code="Receiver", subcode="InternalError")
+            return fault_reply(self.dialect, fault, request.addressing.message_id)
+        finally:
+            self._exchanges.pop(unique_id, None)
+
+    def _reply(self, exchange: _Exchange, message: object) -> SoapReply:
+        if type(message) is CallResult:
+            self._learn_heartbeat(exchange.action, message.payload)
+            try:
+                body = codec.encode_response(self.dialect, "cs", exchange.action, message.payload,
+                                             relates_to=exchange.message_id, message_id=_message_id())
+                return SoapReply(200, body)
+            except GatewayError as exc:
+                self.log.error("cannot encode the %s answer: %s", exchange.action, exc)
+                fault = SoapFault("the answer could not be encoded", code="Receiver", subcode="InternalError")
+        else:
+            assert isinstance(message, CallError)
+            fault = codec.fault_for_call_error(message.error_code, message.error_description)
+        self._ctx.metrics.soap_faults.labels("sent", fault.subcode).inc()
+        return fault_reply(self.dialect, fault, exchange.message_id)
+
+    def _learn_heartbeat(self, action: str, payload: ocppj.JsonObject) -> None:
+        if action == "BootNotification":
+            interval = payload.get("interval", payload.get("heartbeatInterval"))
+            if isinstance(interval, int) and interval > 0:
+                self._heartbeat = float(interval)
+
+    async def _remember_callback(self, address: str | None) -> None:
+        # OCPP-S 3: every request carries the charger's current endpoint; it may change (mobile networks).
+        if not address or address == codec.ANONYMOUS or address == self.callback_url:
+            return
+        self.callback_url = address
+        record = ChargerRecord(self.charge_box_id, self.dialect, time.time(), soap_url=address)
+        await self._ctx.store.upsert_charger(record)
+        self.log.info("SOAP callback URL is now %s", address)
+
+    def _fail_exchanges(self, reason: str) -> None:
+        for exchange in list(self._exchanges.values()):
+            if not exchange.future.done():
+                fault = SoapFault(reason, code="Receiver", subcode="InternalError")
+                exchange.future.set_result(fault_reply(self.dialect, fault, exchange.message_id))
+        self._exchanges.clear()
+
+    # ---- gateway -> charger -------------------------------------------------------------
+
+    async def _call_charger(self, call: Call) -> None:
+        answer = await self._post(call)
+        runner = self._runner
+        if runner is not None and not self._closed:
+            await runner.feed_text(Leg.CHARGER, ocppj.serialize(answer))
+
+    async def _post(self, call: Call) -> CallResult | CallError:
+        metrics = self._ctx.metrics
+        url = self.callback_url
+        if url is None:
+            metrics.soap_calls.labels("no_endpoint").inc()
+            return CallError(call.unique_id, "GenericError",
+                             "no SOAP endpoint is known for this charger (no wsa:From yet, no soap_url)", {})
+        soap = self._ctx.config.soap
+        body = codec.encode_request(self.dialect, call.action, call.payload, charge_box_id=self.charge_box_id,
+                                    message_id=_message_id(), from_address=self._public_url(), to=url)
+        headers = {"Content-Type": codec.content_type(f"/{call.action}")}
+        try:
+            async with self._ctx.http.post(url, data=body, headers=headers, allow_redirects=False,
+                                           timeout=aiohttp.ClientTimeout(total=soap.call_timeout)) as response:
+                raw = await response.content.read(soap.max_body_bytes + 1)
+                encoding = response.headers.get("Content-Encoding")
+            if len(raw) > soap.max_body_bytes:
+                raise SoapFault(f"answer exceeds {soap.max_body_bytes} bytes")
+            raw = decompress(raw, encoding, soap.max_body_bytes)
+            payload = codec.decode_response(raw, dialect=self.dialect, service="cp", action=call.action,
+                                            limits=XmlLimits(soap.max_body_bytes, soap.max_depth))
+        except FaultReceived as fault:
+            metrics.soap_calls.labels("fault").inc()
+            metrics.soap_faults.labels("received", fault.subcode or "none").inc()
+            self.log.warning("%s: the charger answered with a fault: %s", call.action, fault)
+            return CallError(call.unique_id, codec.call_error_code_for_fault(fault), str(fault)[:255], {})
+        except SoapFault as exc:
+            metrics.soap_calls.labels("bad_reply").inc()
+            self.log.warning("%s: unusable answer from %s: %s", call.action, url, exc)
+            return CallError(call.unique_id, "ProtocolError", f"the charger's SOAP answer is unusable: {exc}"[:255], {})
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            metrics.soap_calls.labels("unreachable").inc()
+            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+            self.log.warning("%s: charger endpoint %s unreachable: %s", call.action, url, reason)
+            return CallError(call.unique_id, "GenericError", f"the charger's SOAP endpoint is unreachable ({reason})",
+                             {})
+        metrics.soap_calls.labels("result").inc()
+        return CallResult(call.unique_id, payload)
+
+    def _public_url(self) -> str:
+        return self._ctx.config.soap.public_url or self._ctx.soap_url
+

@@ -1,0 +1,126 @@
+"""`POST /soap`: OCPP 1.5 and 1.6 SOAP chargers.
+
+Each request is read (bounded), decompressed, decoded (gateway.soap, which refuses hostile XML),
+admitted (charge box id, allowlist, HTTP Basic) and handed to the charger's SOAP link, whose runner
+holds the charger's upstream WebSocket between requests. Every refusal is a SOAP 1.2 fault with an
+OCPP subcode, one log line and one metric.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Final
+
+from aiohttp import web
+
+from gateway.config import CHARGE_BOX_ID
+from gateway.net.admission import authorized
+from gateway.net.context import ChargerLog, GatewayContext
+from gateway.net.runner import SessionRunner
+from gateway.net.soap_link import SoapLink, SoapReply, fault_reply
+from gateway.soap import codec
+from gateway.soap.codec import SoapFault, SoapRequest, XmlLimits
+from gateway.soap.xml_safe import decompress
+from gateway.store import ChargerRecord
+
+log = logging.getLogger(__name__)
+
+_READ_CHUNK: Final = 65_536
+#: How long a replaced runner may take to close before the new one proceeds anyway.
+_REPLACE_TIMEOUT: Final = 5.0
+
+
+async def handle_soap(ctx: GatewayContext, request: web.Request) -> web.Response:
+    """Serve one SOAP request from a charger."""
+    reply = await _serve(ctx, request)
+    return web.Response(status=reply.status, body=reply.body, headers={"Content-Type": reply.content_type})
+
+
+async def _serve(ctx: GatewayContext, request: web.Request) -> SoapReply:
+    soap = ctx.config.soap
+    try:
+        raw = await _read_body(request, soap.max_body_bytes)
+        body = decompress(raw, request.headers.get("Content-Encoding"), soap.max_body_bytes)
+        decoded = codec.decode_request(body, content_type=request.headers.get("Content-Type"),
+                                       soap_action=request.headers.get("SOAPAction"),
+                                       limits=XmlLimits(soap.max_body_bytes, soap.max_depth))
+    except SoapFault as fault:
+        ctx.metrics.soap_faults.labels("sent", fault.subcode).inc()
+        ChargerLog(log, "-").warning("SOAP request from %s refused: %s", request.remote, fault)
+        return fault_reply(fault.dialect, fault, fault.relates_to)
+    try:
+        _admit(ctx, request, decoded)
+    except SoapFault as fault:
+        ctx.metrics.soap_faults.labels("sent", fault.subcode).inc()
+        ChargerLog(log, decoded.charge_box_id[:48]).warning("SOAP request refused: %s", fault)
+        return fault_reply(decoded.dialect, fault, decoded.addressing.message_id)
+    link = await _link_for(ctx, decoded)
+    return await link.exchange(decoded)
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise SoapFault(f"request body exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(_READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise SoapFault(f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _admit(ctx: GatewayContext, request: web.Request, decoded: SoapRequest) -> None:
+    charge_box_id = decoded.charge_box_id
+    if not CHARGE_BOX_ID.fullmatch(charge_box_id):
+        ctx.metrics.charger_refusals.labels("invalid_id").inc()
+        raise SoapFault("invalid chargeBoxIdentity (1-48 URL-safe characters)", subcode="ProtocolError")
+    known = ctx.config.chargers.get(charge_box_id)
+    if known is None and not ctx.config.listen.allow_unknown_chargers:
+        ctx.metrics.charger_refusals.labels("unknown_charger").inc()
+        raise SoapFault("unknown chargeBoxIdentity", subcode="SecurityError")
+    if known is not None and known.password is not None and not authorized(request, charge_box_id, known.password):
+        ctx.metrics.charger_refusals.labels("auth").inc()
+        raise SoapFault("HTTP Basic authentication required", subcode="SecurityError")
+
+
+async def _link_for(ctx: GatewayContext, decoded: SoapRequest) -> SoapLink:
+    """The charger's live SOAP link, started (with its runner and upstream leg) on its first request."""
+    charge_box_id = decoded.charge_box_id
+    runner = ctx.runners.get(charge_box_id)
+    if runner is not None and isinstance(runner.link, SoapLink) and not runner.link.closed \
+            and runner.dialect is decoded.dialect:
+        return runner.link
+    if runner is not None:
+        # The charger now speaks another version, or came back over SOAP after WebSocket: newest wins.
+        try:
+            async with asyncio.timeout(_REPLACE_TIMEOUT):
+                await runner.close(1000, "replaced by a SOAP request of the same charge box")
+        except TimeoutError:
+            runner.log.warning("previous connection did not close in time; continuing")
+    stored = await ctx.store.get_charger(charge_box_id)
+    configured = ctx.config.chargers.get(charge_box_id)
+    callback = (stored.soap_url if stored is not None else None) or (configured.soap_url if configured else None)
+    link = SoapLink(ctx, charge_box_id, decoded.dialect, callback)
+    runner = SessionRunner(ctx, charge_box_id, decoded.dialect, link,
+                           charger_timeout=ctx.config.soap.call_timeout + 1)
+    ctx.runners[charge_box_id] = runner
+    await ctx.store.upsert_charger(ChargerRecord(charge_box_id, decoded.dialect, time.time(), soap_url=callback))
+    runner.log.info("SOAP charger active (%s)", decoded.dialect)
+    task = asyncio.create_task(_run(ctx, runner))
+    ctx.soap_tasks.add(task)
+    task.add_done_callback(ctx.soap_tasks.discard)
+    await link.started.wait()
+    return link
+
+
+async def _run(ctx: GatewayContext, runner: SessionRunner) -> None:
+    try:
+        await runner.run()
+    finally:
+        if ctx.runners.get(runner.charge_box_id) is runner:
+            del ctx.runners[runner.charge_box_id]
+        await ctx.store.touch_charger(runner.charge_box_id, time.time())
