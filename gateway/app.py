@@ -82,7 +82,10 @@ class Gateway:
         admin_site = web.TCPSite(self._admin_runner, config.admin.host, config.admin.port)
         await admin_site.start()
         self.admin_port = _bound_port(self._admin_runner)
-        self._charger_runner = web.AppRunner(charger_app(ctx), access_log=None, shutdown_timeout=1.0)
+        # SOAP bodies are decompressed by soap_server under the body-size cap (no gzip bombs).
+        self._charger_runner = web.AppRunner(
+            charger_app(ctx), auto_decompress=False, access_log=None, shutdown_timeout=1.0
+        )
         await self._charger_runner.setup()
         self._charger_site = web.TCPSite(
             self._charger_runner,
@@ -107,6 +110,7 @@ class Gateway:
         self._ready = False
         if self._charger_site is not None:
             await self._charger_site.stop()
+            self._charger_site = None
         if self._ctx is not None:
             runners = list(self._ctx.runners.values())
             if runners:
@@ -117,12 +121,16 @@ class Gateway:
                 except TimeoutError:
                     log.warning("some charger connections did not close in time")
             await self._ctx.http.close()
+            self._ctx = None
         if self._charger_runner is not None:
             await self._charger_runner.cleanup()
+            self._charger_runner = None
         if self._admin_runner is not None:
             await self._admin_runner.cleanup()
+            self._admin_runner = None
         if self._store is not None:
             await self._store.close()
+            self._store = None
         log.info("stopped")
 
 

@@ -45,6 +45,8 @@ class SoapReply(NamedTuple):
     status: int
     body: bytes
     content_type: str = _CONTENT_TYPE
+    #: Extra HTTP headers, e.g. the Basic challenge of a 401.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class _Exchange(NamedTuple):
@@ -183,6 +185,7 @@ class SoapLink:
             interval = payload.get("interval", payload.get("heartbeatInterval"))
             if isinstance(interval, int) and interval > 0:
                 self._heartbeat = float(interval)
+                self._activity.set()  # serve() is waiting on a deadline computed from the old interval
 
     async def _remember_callback(self, address: str | None) -> None:
         # OCPP-S 3: every request carries the charger's current endpoint; it may change (mobile networks).

@@ -30,12 +30,15 @@ log = logging.getLogger(__name__)
 _READ_CHUNK: Final = 65_536
 #: How long a replaced runner may take to close before the new one proceeds anyway.
 _REPLACE_TIMEOUT: Final = 5.0
+#: The same challenge the WebSocket endpoint sends (gateway.net.server).
+_BASIC_CHALLENGE: Final = 'Basic realm="ocpp-gateway", charset="UTF-8"'
 
 
 async def handle_soap(ctx: GatewayContext, request: web.Request) -> web.Response:
     """Serve one SOAP request from a charger."""
     reply = await _serve(ctx, request)
-    return web.Response(status=reply.status, body=reply.body, headers={"Content-Type": reply.content_type})
+    return web.Response(status=reply.status, body=reply.body,
+                        headers={"Content-Type": reply.content_type, **dict(reply.headers)})
 
 
 async def _serve(ctx: GatewayContext, request: web.Request) -> SoapReply:
@@ -55,9 +58,18 @@ async def _serve(ctx: GatewayContext, request: web.Request) -> SoapReply:
     except SoapFault as fault:
         ctx.metrics.soap_faults.labels("sent", fault.subcode).inc()
         ChargerLog(log, decoded.charge_box_id[:48]).warning("SOAP request refused: %s", fault)
-        return fault_reply(decoded.dialect, fault, decoded.addressing.message_id)
+        reply = fault_reply(decoded.dialect, fault, decoded.addressing.message_id)
+        if isinstance(fault, _Unauthorized):
+            # HTTP clients (and operators' tools) retry with credentials only after a 401 challenge;
+            # the fault body still tells a SOAP stack what happened.
+            return reply._replace(status=401, headers=(("WWW-Authenticate", _BASIC_CHALLENGE),))
+        return reply
     link = await _link_for(ctx, decoded)
     return await link.exchange(decoded)
+
+
+class _Unauthorized(SoapFault):
+    """Missing or wrong HTTP Basic credentials: a SecurityError fault sent with 401 and a challenge."""
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
@@ -84,7 +96,7 @@ def _admit(ctx: GatewayContext, request: web.Request, decoded: SoapRequest) -> N
         raise SoapFault("unknown chargeBoxIdentity", subcode="SecurityError")
     if known is not None and known.password is not None and not authorized(request, charge_box_id, known.password):
         ctx.metrics.charger_refusals.labels("auth").inc()
-        raise SoapFault("HTTP Basic authentication required", subcode="SecurityError")
+        raise _Unauthorized("HTTP Basic authentication required", subcode="SecurityError")
 
 
 async def _link_for(ctx: GatewayContext, decoded: SoapRequest) -> SoapLink:
@@ -102,13 +114,15 @@ async def _link_for(ctx: GatewayContext, decoded: SoapRequest) -> SoapLink:
         except TimeoutError:
             runner.log.warning("previous connection did not close in time; continuing")
     stored = await ctx.store.get_charger(charge_box_id)
+    learnt = stored.soap_url if stored is not None else None
     configured = ctx.config.chargers.get(charge_box_id)
-    callback = (stored.soap_url if stored is not None else None) or (configured.soap_url if configured else None)
+    callback = learnt or (configured.soap_url if configured else None)
     link = SoapLink(ctx, charge_box_id, decoded.dialect, callback)
     runner = SessionRunner(ctx, charge_box_id, decoded.dialect, link,
                            charger_timeout=ctx.config.soap.call_timeout + 1)
     ctx.runners[charge_box_id] = runner
-    await ctx.store.upsert_charger(ChargerRecord(charge_box_id, decoded.dialect, time.time(), soap_url=callback))
+    # Only a learnt wsa:From is state; storing the configured URL would outlive a change of the config.
+    await ctx.store.upsert_charger(ChargerRecord(charge_box_id, decoded.dialect, time.time(), soap_url=learnt))
     runner.log.info("SOAP charger active (%s)", decoded.dialect)
     task = asyncio.create_task(_run(ctx, runner))
     ctx.soap_tasks.add(task)

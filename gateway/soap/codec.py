@@ -124,8 +124,12 @@ def _decode_request(
         raise SoapFault("ChargePointService messages are sent to chargers, not to the central system")
     name = etree.QName(root).localname
     op = located.by_request_root.get(name)
-    if op is None:
+    if op is None and name in located.by_response_root:
         raise SoapFault(f"unknown operation: {name} is not a request of {located.dialect}")
+    if op is None:
+        # OCPP-S 4: an action the receiver does not offer is Receiver/NotSupported, as NotImplemented is in OCPP-J.
+        raise SoapFault(f"unknown operation: {name[:60]} is not an operation of {located.dialect}",
+                        code="Receiver", subcode="NotSupported")
     if not addressing.message_id:
         raise SoapFault("missing wsa:MessageID header (OCPP-S section 3)")
     for source, value in (
