@@ -142,6 +142,18 @@ async def wait_csms_summaries(tmp_path: Path, count: int, timeout: float = 15.0)
         await asyncio.sleep(0.05)
 
 
+async def wait_csms_event(tmp_path: Path, event: str, timeout: float = 15.0) -> dict[str, Any]:
+    """Wait until the CSMS has printed a line with this `event` (e.g. "script done"); return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in csms_events(tmp_path):
+            if line.get("event") == event:
+                return line
+        if time.monotonic() >= deadline:
+            raise _csms_failure(tmp_path, f"printed no {event!r} line within {timeout} s")
+        await asyncio.sleep(0.05)
+
+
 async def stop_csms(proc: asyncio.subprocess.Process, tmp_path: Path, timeout: float = 10.0) -> list[dict[str, Any]]:
     """SIGTERM the CSMS (if still running), wait for it, and return all its JSON lines.
 
