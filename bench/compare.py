@@ -52,15 +52,18 @@ class Scenario:
     upstream_dialect: str  # what the SUT must speak to the sink (differs => translation)
     chargers: int  # default --chargers
     seconds: float  # default --seconds (load window, or idle CPU window)
-    driver: str = "ocppj"  # loadgen family; a SOAP scenario would add a "soap" driver
+    # Load generator family: "ocppj" (loadgen.py) or "soap" (soap_loadgen.py). A SUT that cannot
+    # serve SOAP (the relay) gets the ocppj driver with charger_dialect: the equivalent JSON traffic.
+    driver: str = "ocppj"
     transactions: bool = False  # loadgen --transactions: StartTransaction once, its id in every MeterValues
+    soap_version: str | None = None  # driver "soap": "1.5", "1.6" or "mix" (half each)
     note: str = ""
 
     @property
     def translated(self) -> bool:
         # The relay cannot translate: it passes the charger's subprotocol through and the sink
         # answers that dialect, so the baseline is the plain relay of the same charger traffic.
-        return self.charger_dialect != self.upstream_dialect
+        return self.charger_dialect != self.upstream_dialect or self.driver == "soap"
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -77,8 +80,25 @@ SCENARIOS: dict[str, Scenario] = {
         note="1.6 chargers, 2.0.1 CSMS: one StartTransaction per charger, then MeterValues (with its "
         "transactionId) / Heartbeat / StatusNotification",
     ),
-    # Later, e.g.:
-    # "soap16": Scenario("load", OCPP16, OCPP16, 100, 10.0, driver="soap"),
+    # SOAP chargers (POST /soap) at the gateway; the relay, which cannot carry SOAP, relays the
+    # equivalent OCPP-J 1.6 traffic (same mix, same payload content) instead.
+    "soap16to16": Scenario(
+        "load", OCPP16, OCPP16, 100, 10.0, driver="soap", soap_version="1.6",
+        note="OCPP 1.6 SOAP chargers, 1.6 CSMS (SOAP <-> OCPP-J, no translation)",
+    ),
+    "soap15to16": Scenario(
+        "load", OCPP16, OCPP16, 100, 10.0, driver="soap", soap_version="1.5",
+        note="OCPP 1.5 SOAP chargers, 1.6 CSMS (SOAP <-> OCPP-J plus the 1.5 -> 1.6 lift)",
+    ),
+    "soapmix16": Scenario(
+        "load", OCPP16, OCPP16, 100, 10.0, driver="soap", soap_version="mix",
+        note="half OCPP 1.5, half 1.6 SOAP chargers, 1.6 CSMS",
+    ),
+    "soap15to201": Scenario(
+        "load", OCPP16, OCPP201, 100, 10.0, driver="soap", soap_version="1.5", transactions=True,
+        note="OCPP 1.5 SOAP chargers, 2.0.1 CSMS: one StartTransaction per charger, then MeterValues (with its "
+        "transactionId) / Heartbeat / StatusNotification (lift to 1.6, then 1.6 -> 2.0.1)",
+    ),
 }
 
 
@@ -98,7 +118,12 @@ def free_port() -> int:
 # --- systems under test ---------------------------------------------------------
 
 
-def relay_cmd(ports: Ports, sc: Scenario, workdir: Path, args: argparse.Namespace) -> list[str]:
+def charger_ids(args: argparse.Namespace, round_no: int) -> list[str]:
+    """The charge box ids the load generator uses in a round (loadgen --id-prefix + 5 digits)."""
+    return [f"R{round_no}CP{i:05d}" for i in range(args.chargers)]
+
+
+def relay_cmd(ports: Ports, sc: Scenario, workdir: Path, args: argparse.Namespace, round_no: int) -> list[str]:
     # No dialect argument: the relay dials the sink with the charger's own subprotocol, so in a
     # translated scenario it is the plain relay of the untranslated traffic (sc.upstream_dialect unused).
     return [
@@ -113,7 +138,7 @@ def relay_cmd(ports: Ports, sc: Scenario, workdir: Path, args: argparse.Namespac
     ]
 
 
-def gateway_cmd(ports: Ports, sc: Scenario, workdir: Path, args: argparse.Namespace) -> list[str]:
+def gateway_cmd(ports: Ports, sc: Scenario, workdir: Path, args: argparse.Namespace, round_no: int) -> list[str]:
     config: Json = {}
     if args.gateway_config:  # a template for keys the bench does not know about
         config = yaml.safe_load(Path(args.gateway_config).read_text()) or {}
@@ -125,6 +150,8 @@ def gateway_cmd(ports: Ports, sc: Scenario, workdir: Path, args: argparse.Namesp
             "state": {"path": str(workdir / "gateway-state.sqlite")},
         }
     )
+    if sc.driver == "soap":  # SOAP chargers are admitted by the listed chargeBoxIdentity
+        config["chargers"] = {**(config.get("chargers") or {}), **{i: {} for i in charger_ids(args, round_no)}}
     path = workdir / "gateway.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return [PY, "-m", "gateway", "run", "--config", str(path)]
@@ -132,13 +159,14 @@ def gateway_cmd(ports: Ports, sc: Scenario, workdir: Path, args: argparse.Namesp
 
 @dataclass(frozen=True)
 class Sut:
-    command: Callable[[Ports, Scenario, Path, argparse.Namespace], list[str]]
+    command: Callable[[Ports, Scenario, Path, argparse.Namespace, int], list[str]]
     health_path: str | None  # admin endpoint that must return 200; None = TCP accept suffices
+    soap: bool = False  # serves SOAP chargers on /soap (else a SOAP scenario drives it with OCPP-J)
 
 
 SUTS: dict[str, Sut] = {
     "relay": Sut(relay_cmd, None),
-    "gateway": Sut(gateway_cmd, "/healthz"),
+    "gateway": Sut(gateway_cmd, "/healthz", soap=True),
 }
 
 
@@ -197,9 +225,11 @@ def tail(path: Path, n: int = 15) -> str:
 # --- one measured run --------------------------------------------------------------
 
 
-def loadgen_cmd(sc: Scenario, ports: Ports, args: argparse.Namespace, round_no: int) -> list[str]:
-    if sc.driver != "ocppj":
-        raise NotImplementedError(f"no load generator for driver {sc.driver!r} yet")
+def loadgen_cmd(sc: Scenario, ports: Ports, args: argparse.Namespace, round_no: int, soap: bool) -> list[str]:
+    if sc.driver == "soap" and soap:
+        return soap_loadgen_cmd(sc, ports, args, round_no)
+    if sc.driver not in ("ocppj", "soap"):
+        raise NotImplementedError(f"no load generator for driver {sc.driver!r}")
     cmd = [
         PY,
         str(BENCH / "loadgen.py"),
@@ -234,6 +264,36 @@ def loadgen_cmd(sc: Scenario, ports: Ports, args: argparse.Namespace, round_no: 
     return cmd
 
 
+def soap_loadgen_cmd(sc: Scenario, ports: Ports, args: argparse.Namespace, round_no: int) -> list[str]:
+    if sc.mode != "load" or args.pipeline != 1:
+        raise NotImplementedError("SOAP chargers: load mode only, one request at a time (no --pipeline)")
+    cmd = [
+        PY,
+        str(BENCH / "soap_loadgen.py"),
+        "--url",
+        f"http://127.0.0.1:{ports.listen}/soap",
+        "--soap-version",
+        sc.soap_version or "1.6",
+        "--chargers",
+        str(args.chargers),
+        "--id-prefix",
+        f"R{round_no}CP",
+        "--seed",
+        str(round_no),
+        "--seconds",
+        str(args.seconds),
+        "--warmup",
+        str(args.warmup),
+        "--rate",
+        str(args.rate),
+    ]
+    if args.calls:
+        cmd += ["--calls", str(args.calls)]
+    if sc.transactions:
+        cmd.append("--transactions")
+    return cmd
+
+
 async def measure(
     name: str,
     sut: Sut,
@@ -250,7 +310,11 @@ async def measure(
     sut_log = rundir / "sut.log"
     with sut_log.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            *sut.command(ports, sc, rundir, args), cwd=REPO, stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log
+            *sut.command(ports, sc, rundir, args, round_no),
+            cwd=REPO,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
         )
     out: Json = {"sut": name, "round": round_no}
     try:
@@ -259,7 +323,7 @@ async def measure(
             await wait_health(ports.admin, sut.health_path, args.ready_timeout, proc)
         await asyncio.sleep(1.0)  # let start-up allocations settle before the baseline RSS
         out["rss_start_kib"] = procstat.rss_kib(proc.pid)
-        out |= await drive(proc.pid, sc, ports, args, sink_pid, rundir, round_no)
+        out |= await drive(proc.pid, sc, ports, args, sink_pid, rundir, round_no, sut.soap)
         if proc.returncode is not None:
             out["error"] = f"SUT exited with {proc.returncode} during the run"
     except Exception as exc:  # report and keep going with the other runs
@@ -273,12 +337,19 @@ async def measure(
 
 
 async def drive(
-    pid: int, sc: Scenario, ports: Ports, args: argparse.Namespace, sink_pid: int, rundir: Path, round_no: int
+    pid: int,
+    sc: Scenario,
+    ports: Ports,
+    args: argparse.Namespace,
+    sink_pid: int,
+    rundir: Path,
+    round_no: int,
+    soap: bool,
 ) -> Json:
     lg_log = rundir / "loadgen.log"
     with lg_log.open("wb") as log:
         lg = await asyncio.create_subprocess_exec(
-            *loadgen_cmd(sc, ports, args, round_no),
+            *loadgen_cmd(sc, ports, args, round_no, soap),
             cwd=REPO,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -402,7 +473,7 @@ def metrics(sc: Scenario, r: Json) -> dict[str, float | None]:
         "CPU s per 1k calls": 1000 * r["cpu_s"] / calls if calls else None,
         "SUT CPU %": r["sut_cpu_pct"],
         "RSS end MiB": r["rss_end_kib"] / 1024,
-        "errors": lg["call_errors"] + lg["timeouts"] + lg["disconnects"],
+        "errors": lg["call_errors"] + lg["timeouts"] + lg["disconnects"] + lg.get("transport_errors", 0),
         "upstream calls per call": sum(r.get("upstream_calls", {}).values()) / calls if calls else None,
         "loadgen CPU %": r["lg_cpu_pct"],
         "sink CPU %": r["sink_cpu_pct"],
@@ -422,12 +493,19 @@ def fmt(v: float | None) -> str:
 
 def report(sc_name: str, sc: Scenario, labels: tuple[str, str], runs: list[Json], args: argparse.Namespace) -> str:
     base, sut = labels
-    route = (
-        f"{sc.charger_dialect} -> {base} -> {sc.charger_dialect} (untranslated) vs. "
-        f"{sc.charger_dialect} -> {sut} -> {sc.upstream_dialect} (translated)"
-        if sc.translated
-        else f"{sc.charger_dialect} -> SUT -> {sc.upstream_dialect}"
-    )
+    if sc.driver == "soap":
+        soap = {"mix": "half OCPP 1.5, half 1.6"}.get(sc.soap_version or "", f"OCPP {sc.soap_version}")
+        route = (
+            f"OCPP-J {sc.charger_dialect} -> {base} -> {sc.charger_dialect} (the equivalent JSON traffic) vs. "
+            f"{soap} SOAP 1.2 -> {sut} POST /soap -> {sc.upstream_dialect}"
+        )
+    elif sc.translated:
+        route = (
+            f"{sc.charger_dialect} -> {base} -> {sc.charger_dialect} (untranslated) vs. "
+            f"{sc.charger_dialect} -> {sut} -> {sc.upstream_dialect} (translated)"
+        )
+    else:
+        route = f"{sc.charger_dialect} -> SUT -> {sc.upstream_dialect}"
     lines = [
         f"### {sc_name}: {sc.note}",
         "",

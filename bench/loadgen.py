@@ -258,6 +258,39 @@ def _ms(v: float | None) -> float | None:
     return None if v is None else round(v * 1000.0, 3)
 
 
+async def measure_window(run: Run, workers: list[asyncio.Task[None]], args: argparse.Namespace) -> Json:
+    """Warm up, measure for --seconds (or until --calls), drain the workers; the latency summary."""
+    await asyncio.sleep(args.warmup)
+    run.measuring = True
+    t0 = run.window_start = perf()
+    emit("PHASE", "measure-start")
+    # Timeout is the normal end in duration mode (or --calls not reached in time).
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(run.window_full.wait(), timeout=args.seconds)
+    run.measuring = False
+    t1 = perf()
+    emit("PHASE", "measure-end")
+    run.stopping = True
+    # Let in-flight calls finish (bounded by call timeout) before closing connections.
+    _, still = await asyncio.wait(workers, timeout=args.call_timeout + 1.0)
+    for w in still:
+        w.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
+    lat = sorted(run.latencies)
+    window = t1 - t0
+    return {
+        "window_seconds": round(window, 3),
+        "calls": len(lat),
+        "calls_per_s": round(len(lat) / window, 1) if window > 0 else None,
+        "p50_ms": _ms(_pct(lat, 50)),
+        "p90_ms": _ms(_pct(lat, 90)),
+        "p99_ms": _ms(_pct(lat, 99)),
+        "max_ms": _ms(lat[-1] if lat else None),
+        "call_errors": run.call_errors,
+        "timeouts": run.timeouts,
+    }
+
+
 async def _wait_stop_line(hold: float) -> None:
     """Wait for a line (or EOF) on stdin, at most `hold` seconds."""
     loop = asyncio.get_running_loop()
@@ -320,34 +353,8 @@ async def run_load(args: argparse.Namespace) -> Json:
             if args.rate > 0:
                 interval = len(live) * args.pipeline / args.rate
             workers = [asyncio.create_task(_worker(c, run, interval)) for c in live for _ in range(args.pipeline)]
-            await asyncio.sleep(args.warmup)
-            run.measuring = True
-            t0 = run.window_start = perf()
-            emit("PHASE", "measure-start")
-            # Timeout is the normal end in duration mode (or --calls not reached in time).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(run.window_full.wait(), timeout=args.seconds)
-            run.measuring = False
-            t1 = perf()
-            emit("PHASE", "measure-end")
-            run.stopping = True
-            # Let in-flight calls finish (bounded by call timeout) before closing sockets.
-            _, still = await asyncio.wait(workers, timeout=args.call_timeout + 1.0)
-            for w in still:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            lat = sorted(run.latencies)
-            window = t1 - t0
+            result |= await measure_window(run, workers, args)
             result |= {
-                "window_seconds": round(window, 3),
-                "calls": len(lat),
-                "calls_per_s": round(len(lat) / window, 1) if window > 0 else None,
-                "p50_ms": _ms(_pct(lat, 50)),
-                "p90_ms": _ms(_pct(lat, 90)),
-                "p99_ms": _ms(_pct(lat, 99)),
-                "max_ms": _ms(lat[-1] if lat else None),
-                "call_errors": run.call_errors,
-                "timeouts": run.timeouts,
                 "disconnects": run.disconnects,
                 "server_calls": run.server_calls,
                 "pipeline": args.pipeline,
