@@ -17,6 +17,7 @@ from typing import Any, Final, Literal
 import fastjsonschema
 
 from gateway.core.dialects import Dialect
+from gateway.core.schema_precheck import compile_precheck
 from gateway.errors import (
     FormatViolation,
     NotImplementedAction,
@@ -84,13 +85,26 @@ def actions(dialect: Dialect) -> frozenset[str]:
 @cache
 def _validator(family: Dialect, action: str, direction: Direction) -> _Validator:
     if family is Dialect.OCPP15_SOAP:
-        soap15: _Validator = fastjsonschema.compile(soap15_schema(action, direction), use_default=False)
-        return soap15
-    path = resources.files("ocpp").joinpath(_PACKAGE_DIRS[family], _file_name(family, action, direction))
-    schema = json.loads(path.read_text(encoding="utf-8"))
+        schema = soap15_schema(action, direction)
+    else:
+        path = resources.files("ocpp").joinpath(_PACKAGE_DIRS[family], _file_name(family, action, direction))
+        schema = json.loads(path.read_text(encoding="utf-8"))
     # use_default=False: validation must never fill in defaults, i.e. change what we forward.
     compiled: _Validator = fastjsonschema.compile(schema, use_default=False)
-    return compiled
+    precheck = compile_precheck(schema)
+    if precheck is None:
+        return compiled
+
+    def validate(payload: Any) -> Any:
+        # The pre-check only ever says "valid"; anything else is fastjsonschema's to judge and word.
+        try:
+            if precheck(payload):
+                return payload
+        except Exception:  # a payload shape the pre-check did not foresee: the full validator decides
+            pass
+        return compiled(payload)
+
+    return validate
 
 
 #: Compiled validators by the exact arguments of `validate`: one dict lookup on the hot path.

@@ -70,7 +70,9 @@ def _records(ctx: HandlerContext) -> dict[str, Any]:
 
 
 def _record(ctx: HandlerContext, id16: int) -> JsonObject | None:
-    return _records(ctx).get(str(id16))
+    # Every MeterValues looks its record up: by key, without copying the whole record table first.
+    record: JsonObject | None = ctx.state.read("tx").get("records", {}).get(str(id16))
+    return record if record is not None and "id16" in record else None
 
 
 def _open_on(ctx: HandlerContext, connector: int) -> JsonObject | None:
