@@ -1,11 +1,12 @@
 """Composition root: opens the store, builds the apps, binds the sites, and shuts down in order.
 
 Shutdown order (each step bounded so the whole fits in 5 seconds):
-  1. stop listening: no new charger connections;
-  2. close charger sockets with 1001 (going away); each runner then closes its upstream leg;
-  3. close whatever upstream connections remain, and the shared HTTP client;
-  4. close the admin listener;
-  5. flush and close the state store.
+  1. stop listening: no new charger connections or tunnel agents;
+  2. close the tunnels with 1001 (going away): calls in flight through them fail at once;
+  3. close charger sockets with 1001; each runner then closes its upstream leg;
+  4. close whatever upstream connections remain, and the shared HTTP client;
+  5. close the admin listener;
+  6. flush and close the state store.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gateway.net import upstream
 from gateway.net.admin import admin_app
 from gateway.net.context import GatewayContext
 from gateway.net.server import charger_app
+from gateway.net.tunnels import TunnelRegistry
 from gateway.store import StateStore, open_store
 from gateway.translation import load_translation_rules, translator_factory
 
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET: Final = 5.0
 _CLOSE_CHARGERS_BUDGET: Final = 3.0
+_CLOSE_TUNNELS_BUDGET: Final = 1.0
 
 
 @final
@@ -73,6 +76,7 @@ class Gateway:
             http=upstream.client_session(),
             upstream_tls=upstream.tls_context(config),
             translators=translator_factory(config, rules),
+            tunnels=TunnelRegistry(config, self.metrics),
         )
         self._ctx = ctx
         self._admin_runner = web.AppRunner(
@@ -111,6 +115,12 @@ class Gateway:
         if self._charger_site is not None:
             await self._charger_site.stop()
             self._charger_site = None
+        if self._ctx is not None and self._ctx.tunnels is not None:
+            try:
+                async with asyncio.timeout(_CLOSE_TUNNELS_BUDGET):
+                    await self._ctx.tunnels.close_all(1001, "gateway shutting down")
+            except TimeoutError:
+                log.warning("some tunnels did not close in time")
         if self._ctx is not None:
             runners = list(self._ctx.runners.values())
             if runners:

@@ -14,10 +14,13 @@ import yaml
 
 from gateway.config_reader import Reader
 from gateway.core.dialects import UPSTREAM_DIALECTS, Dialect
+from gateway.core.tunnel import MAX_HEADER_BYTES
 from gateway.errors import ConfigError
 
 #: A charge box id travels in URL paths and SOAP headers; OCPP 2.0.1 caps the identity at 48.
 CHARGE_BOX_ID: Final = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,48}")
+#: A tunnel site's name travels in the agent's URL query (`/tunnel?site=NAME`).
+SITE_NAME: Final = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,29 @@ class Soap:
 
 
 @dataclass(frozen=True, slots=True)
+class TunnelSite:
+    """One site's tunnel agent: the bearer token it presents and the only charger ids it may carry."""
+
+    token: str
+    chargers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Tunnel:
+    """The NAT tunnel: agents on chargers' sites dial `GET /tunnel` on the listen port (docs/tunnel.md)."""
+
+    sites: Mapping[str, TunnelSite] = field(default_factory=dict)
+    #: Seconds between WebSocket pings to each agent; 0 disables.
+    ping_interval: float = 30.0
+    #: Largest WebSocket message accepted from an agent (a carried body plus its frame header).
+    max_frame_bytes: int = 2_097_152
+    #: Seconds an agent has, after the upgrade, to send its register frame.
+    register_timeout: float = 10.0
+    #: Charge box id -> its site (derived from `sites`; an id belongs to at most one site).
+    site_of: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Translation:
     """Translation decisions an operator may change (TRANSLATION.md 6.4)."""
 
@@ -133,6 +159,7 @@ class Config:
     limits: Limits = Limits()
     chargers: Mapping[str, Charger] = field(default_factory=dict)
     soap: Soap = Soap()
+    tunnel: Tunnel = Tunnel()
     translation: Translation = Translation()
     log_level: str = "INFO"
 
@@ -148,17 +175,25 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         ConfigError: one line, `FILE: key.path: problem`.
     """
     name = str(path)
+    return parse_config(Reader(name, "", read_yaml(name), os.environ if environ is None else environ))
+
+
+def read_yaml(name: str) -> object:
+    """The YAML document in file `name`.
+
+    Raises:
+        ConfigError: unreadable, or not YAML (with the line).
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(name).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{name}: cannot read: {exc.strerror}") from None
     try:
-        document = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(top level)"
         raise ConfigError(f"{name}: {where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    return parse_config(Reader(name, "", document, os.environ if environ is None else environ))
 
 
 def parse_config(top: Reader) -> Config:
@@ -171,6 +206,7 @@ def parse_config(top: Reader) -> Config:
         limits=_limits(top.section("limits")),
         chargers=_chargers(top.section("chargers")),
         soap=_soap(top.section("soap")),
+        tunnel=_tunnel(top.section("tunnel")),
         translation=_translation(top.section("translation")),
         log_level=top.choice("log_level", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
     )
@@ -178,6 +214,10 @@ def parse_config(top: Reader) -> Config:
     if not config.listen.allow_unknown_chargers and not config.chargers:
         raise top.error("is false but no chargers are listed, so every charger would be refused",
                         "listen.allow_unknown_chargers")
+    needed = config.soap.max_body_bytes + MAX_HEADER_BYTES + 4
+    if config.tunnel.max_frame_bytes < needed:
+        raise top.error(f"must be at least soap.max_body_bytes + {MAX_HEADER_BYTES + 4} ({needed}), so that "
+                        "any SOAP body fits in one frame", "tunnel.max_frame_bytes")
     return config
 
 
@@ -290,6 +330,42 @@ def _soap(r: Reader) -> Soap:
     )
     r.done()
     return soap
+
+
+def _tunnel(r: Reader) -> Tunnel:
+    sites: dict[str, TunnelSite] = {}
+    site_of: dict[str, str] = {}
+    names = r.section("sites")
+    for name in names.names():
+        if not SITE_NAME.fullmatch(name):
+            raise names.error("not a valid site name (1-64 letters, digits, '.', '_', '~' or '-')", name)
+        entry = names.section(name)
+        token = entry.string("token")
+        if not token:
+            raise entry.error("must not be empty", "token")
+        raw = entry.raw("chargers")
+        if not isinstance(raw, list) or not raw or not all(isinstance(item, str) for item in raw):
+            raise entry.error("expected a non-empty list of charge box ids", "chargers")
+        for charge_box_id in raw:
+            if not CHARGE_BOX_ID.fullmatch(charge_box_id):
+                raise entry.error(f"{charge_box_id!r} is not a valid charge box id (1-48 URL-safe characters)",
+                                  "chargers")
+            if charge_box_id in site_of:
+                raise entry.error(f"{charge_box_id} is already a charger of site {site_of[charge_box_id]}",
+                                  "chargers")
+            site_of[charge_box_id] = name
+        sites[name] = TunnelSite(token=token, chargers=tuple(raw))
+        entry.done()
+    names.done()
+    tunnel = Tunnel(
+        sites=sites,
+        ping_interval=r.number("ping_interval", 30.0),
+        max_frame_bytes=r.number("max_frame_bytes", 2_097_152, minimum=8192, integer=True),
+        register_timeout=r.number("register_timeout", 10.0, minimum=0.1),
+        site_of=site_of,
+    )
+    r.done()
+    return tunnel
 
 
 def _topology(r: Reader) -> tuple[tuple[int, int], ...]:

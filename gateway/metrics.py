@@ -243,6 +243,23 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.tunnels_connected = Gauge(
+            "gateway_tunnels_connected", "Tunnel agents connected and registered (one per site at most)", registry=r
+        )
+        self.tunnel_calls = Counter(
+            "gateway_tunnel_calls",
+            "HTTP exchanges carried through tunnels, by direction (to_charger: CSMS-initiated calls; "
+            "from_charger: chargers' own requests) and outcome (ok|error|timeout|dropped|no_agent)",
+            ["direction", "outcome"],
+            registry=r,
+        )
+        self.tunnel_refusals = Counter(
+            "gateway_tunnel_refusals",
+            "What the gateway refused from tunnel agents, by reason (unknown_site|bad_token|not_websocket|"
+            "no_register|foreign_charger|bad_url|unregistered_identity|bad_frame)",
+            ["reason"],
+            registry=r,
+        )
         self.internal_errors = Counter(
             "gateway_internal_errors", "Unexpected exceptions caught while serving a charger", registry=r
         )

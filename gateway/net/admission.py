@@ -11,7 +11,12 @@ from aiohttp import web
 
 def authorized(request: web.Request, charge_box_id: str, password: str) -> bool:
     """True if the request carries HTTP Basic credentials `charge_box_id:password`."""
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    return basic_credentials_match(request.headers.get("Authorization", ""), charge_box_id, password)
+
+
+def basic_credentials_match(authorization: str, charge_box_id: str, password: str) -> bool:
+    """True if an `Authorization` header value holds HTTP Basic credentials `charge_box_id:password`."""
+    scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic":
         return False
     try:

@@ -1,4 +1,4 @@
-"""What every charger's runner shares: config, metrics, store, the upstream HTTP client, the registry."""
+"""What every charger's runner shares: config, metrics, store, the upstream HTTP client, the registries."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from gateway.store import StateStore
 
 if TYPE_CHECKING:
     from gateway.net.runner import SessionRunner
+    from gateway.net.tunnels import TunnelRegistry
 
 #: Builds a charger's translator, loading its state: (store, charge box id, charger dialect, upstream dialect).
 TranslatorFactory = Callable[[StateStore, str, Dialect, Dialect], Awaitable[Translator | None]]
@@ -50,6 +51,8 @@ class GatewayContext:
     soap_url: str = ""
     #: Runners of SOAP chargers, which no HTTP request owns (each lives across many requests).
     soap_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    #: Site agents of the NAT tunnel (GET /tunnel), and which SOAP chargers they carry.
+    tunnels: TunnelRegistry | None = None
 
     async def make_translator(self, charge_box_id: str, charger_dialect: Dialect) -> Translator | None:
         """A translator for one charger, its state loaded from the store (None: no translation exists)."""

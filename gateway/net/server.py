@@ -1,4 +1,5 @@
-"""The charger-facing aiohttp app: `/ocpp/{chargeBoxId}` for OCPP-J chargers, `/soap` for SOAP ones.
+"""The charger-facing aiohttp app: `/ocpp/{chargeBoxId}` for OCPP-J chargers, `/soap` for SOAP ones,
+`/tunnel` for the NAT tunnel's site agents (gateway.net.tunnels).
 
 Admission happens here, before the WebSocket upgrade: charge box id, allowlist, HTTP Basic auth
 (OCPP security profiles 1 and 2) and subprotocol negotiation. Each refusal is an HTTP error with
@@ -21,6 +22,7 @@ from gateway.net.context import ChargerLog, GatewayContext
 from gateway.net.links import WsLink
 from gateway.net.runner import SessionRunner
 from gateway.net.soap_server import handle_soap
+from gateway.net.tunnels import handle_tunnel
 from gateway.store import ChargerRecord
 
 log = logging.getLogger(__name__)
@@ -36,12 +38,21 @@ def charger_app(ctx: GatewayContext) -> web.Application:
     app[CONTEXT] = ctx
     app.router.add_get("/ocpp/{charge_box_id}", ocpp_websocket)
     app.router.add_post("/soap", soap_endpoint)
+    if ctx.tunnels is not None:
+        app.router.add_get("/tunnel", tunnel_endpoint)
     return app
 
 
 async def soap_endpoint(request: web.Request) -> web.Response:
     """OCPP 1.5 / 1.6 SOAP chargers (gateway.net.soap_server)."""
     return await handle_soap(request.app[CONTEXT], request)
+
+
+async def tunnel_endpoint(request: web.Request) -> web.StreamResponse:
+    """Site agents of the NAT tunnel (gateway.net.tunnels)."""
+    ctx = request.app[CONTEXT]
+    assert ctx.tunnels is not None  # the route exists only with a registry
+    return await handle_tunnel(ctx, ctx.tunnels, request)
 
 
 def _refuse(ctx: GatewayContext, charge_box_id: str, status: type[web.HTTPException], reason: str,

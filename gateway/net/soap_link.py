@@ -16,11 +16,13 @@ import uuid
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 import aiohttp
+from multidict import CIMultiDict
 
 from gateway.core import ocppj
 from gateway.core.dialects import Dialect
 from gateway.core.ocppj import Call, CallError, CallResult
 from gateway.core.session import Leg, Send
+from gateway.core.tunnel import TunnelUnavailable
 from gateway.errors import GatewayError
 from gateway.net.context import ChargerLog, GatewayContext
 from gateway.soap import codec
@@ -30,6 +32,7 @@ from gateway.store import ChargerRecord
 
 if TYPE_CHECKING:
     from gateway.net.runner import SessionRunner
+    from gateway.net.tunnels import TunnelRegistry
 
 #: The SOAP 1.2 HTTP binding: Sender faults are the client's fault (400), the rest are ours (500).
 _FAULT_STATUS: Final = {"Sender": 400, "Receiver": 500}
@@ -212,8 +215,16 @@ class SoapLink:
             await runner.feed_text(Leg.CHARGER, ocppj.serialize(answer))
 
     async def _post(self, call: Call) -> CallResult | CallError:
+        """Carry one CSMS-initiated call to the charger: through its tunnel when it belongs to a tunnel
+        site (only then, whatever wsa:From says), else POSTed to its callback URL."""
         metrics = self._ctx.metrics
-        url = self.callback_url
+        tunnels = self._ctx.tunnels
+        if tunnels is not None and not tunnels.carries(self.charge_box_id):
+            tunnels = None  # not a tunnel charger: POST to its callback URL
+        try:
+            url = tunnels.local_url(self.charge_box_id) if tunnels is not None else self.callback_url
+        except TunnelUnavailable as exc:
+            return self._unreachable(call, "no_endpoint", f"the charger is unreachable through the tunnel: {exc}")
         if url is None:
             metrics.soap_calls.labels("no_endpoint").inc()
             return CallError(call.unique_id, "GenericError",
@@ -223,12 +234,10 @@ class SoapLink:
                                     message_id=_message_id(), from_address=self._public_url(), to=url)
         headers = {"Content-Type": codec.content_type(f"/{call.action}")}
         try:
-            async with self._ctx.http.post(url, data=body, headers=headers, allow_redirects=False,
-                                           timeout=aiohttp.ClientTimeout(total=soap.call_timeout)) as response:
-                raw = await response.content.read(soap.max_body_bytes + 1)
-                encoding = response.headers.get("Content-Encoding")
-            if len(raw) > soap.max_body_bytes:
-                raise SoapFault(f"answer exceeds {soap.max_body_bytes} bytes")
+            if tunnels is not None:
+                raw, encoding = await self._through_tunnel(tunnels, body, headers)
+            else:
+                raw, encoding = await self._over_http(url, body, headers)
             raw = decompress(raw, encoding, soap.max_body_bytes)
             payload = codec.decode_response(raw, dialect=self.dialect, service="cp", action=call.action,
                                             limits=XmlLimits(soap.max_body_bytes, soap.max_depth))
@@ -241,14 +250,41 @@ class SoapLink:
             metrics.soap_calls.labels("bad_reply").inc()
             self.log.warning("%s: unusable answer from %s: %s", call.action, url, exc)
             return CallError(call.unique_id, "ProtocolError", f"the charger's SOAP answer is unusable: {exc}"[:255], {})
+        except TunnelUnavailable as exc:
+            outcome = "no_endpoint" if exc.outcome == "no_agent" else "unreachable"
+            return self._unreachable(call, outcome, f"the charger is unreachable through the tunnel: {exc}")
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            metrics.soap_calls.labels("unreachable").inc()
             reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-            self.log.warning("%s: charger endpoint %s unreachable: %s", call.action, url, reason)
-            return CallError(call.unique_id, "GenericError", f"the charger's SOAP endpoint is unreachable ({reason})",
-                             {})
+            return self._unreachable(call, "unreachable", f"the charger's SOAP endpoint is unreachable ({reason})",
+                                     url)
         metrics.soap_calls.labels("result").inc()
         return CallResult(call.unique_id, payload)
+
+    async def _over_http(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[bytes, str | None]:
+        """POST the call to the charger's URL; (raw answer body, its Content-Encoding)."""
+        soap = self._ctx.config.soap
+        async with self._ctx.http.post(url, data=body, headers=headers, allow_redirects=False,
+                                       timeout=aiohttp.ClientTimeout(total=soap.call_timeout)) as response:
+            raw = await response.content.read(soap.max_body_bytes + 1)
+            encoding = response.headers.get("Content-Encoding")
+        if len(raw) > soap.max_body_bytes:
+            raise SoapFault(f"answer exceeds {soap.max_body_bytes} bytes")
+        return raw, encoding
+
+    async def _through_tunnel(self, tunnels: TunnelRegistry, body: bytes,
+                              headers: dict[str, str]) -> tuple[bytes, str | None]:
+        """Carry the call through the charger's tunnel; (raw answer body, its Content-Encoding)."""
+        soap = self._ctx.config.soap
+        reply = await tunnels.deliver(self.charge_box_id, body, headers, soap.call_timeout)
+        if len(reply.body) > soap.max_body_bytes:
+            raise SoapFault(f"answer exceeds {soap.max_body_bytes} bytes")
+        return reply.body, CIMultiDict(reply.headers).get("Content-Encoding")
+
+    def _unreachable(self, call: Call, outcome: str, description: str, url: str | None = None) -> CallError:
+        self._ctx.metrics.soap_calls.labels(outcome).inc()
+        where = f" ({url})" if url else ""
+        self.log.warning("%s%s: %s", call.action, where, description)
+        return CallError(call.unique_id, "GenericError", description[:255], {})
 
     def _public_url(self) -> str:
         return self._ctx.config.soap.public_url or self._ctx.soap_url

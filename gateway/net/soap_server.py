@@ -1,4 +1,4 @@
-"""`POST /soap`: OCPP 1.5 and 1.6 SOAP chargers.
+"""`POST /soap`: OCPP 1.5 and 1.6 SOAP chargers (and their requests carried by a tunnel, gateway.net.tunnels).
 
 Each request is read (bounded), decompressed, decoded (gateway.soap, which refuses hostile XML),
 admitted (charge box id, allowlist, HTTP Basic) and handed to the charger's SOAP link, whose runner
@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection, Mapping
 from typing import Final
 
 from aiohttp import web
 
 from gateway.config import CHARGE_BOX_ID
-from gateway.net.admission import authorized
+from gateway.net.admission import basic_credentials_match
 from gateway.net.context import ChargerLog, GatewayContext
 from gateway.net.runner import SessionRunner
 from gateway.net.soap_link import SoapLink, SoapReply, fault_reply
@@ -36,28 +37,45 @@ _BASIC_CHALLENGE: Final = 'Basic realm="ocpp-gateway", charset="UTF-8"'
 
 async def handle_soap(ctx: GatewayContext, request: web.Request) -> web.Response:
     """Serve one SOAP request from a charger."""
-    reply = await _serve(ctx, request)
+    try:
+        raw = await _read_body(request, ctx.config.soap.max_body_bytes)
+    except SoapFault as fault:
+        reply = _refused(ctx, fault, request.remote)
+    else:
+        reply = await serve_soap(ctx, raw, request.headers, request.remote)
     return web.Response(status=reply.status, body=reply.body,
                         headers={"Content-Type": reply.content_type, **dict(reply.headers)})
 
 
-async def _serve(ctx: GatewayContext, request: web.Request) -> SoapReply:
+async def serve_soap(ctx: GatewayContext, raw: bytes, headers: Mapping[str, str], remote: str | None, *,
+                     registered: Collection[str] | None = None) -> SoapReply:
+    """Serve one charger request, whatever carried it (POST /soap, or a tunnel's request frame).
+
+    Args:
+        raw: the body as it arrived (possibly compressed).
+        headers: its HTTP headers (case-insensitive mapping).
+        remote: the peer's address, for logs.
+        registered: when the request came through a tunnel, the ids its agent was accepted for:
+            any other chargeBoxIdentity is refused with a SecurityError fault.
+    """
     soap = ctx.config.soap
     try:
-        raw = await _read_body(request, soap.max_body_bytes)
-        body = decompress(raw, request.headers.get("Content-Encoding"), soap.max_body_bytes)
-        decoded = codec.decode_request(body, content_type=request.headers.get("Content-Type"),
-                                       soap_action=request.headers.get("SOAPAction"),
+        if len(raw) > soap.max_body_bytes:
+            raise SoapFault(f"request body exceeds {soap.max_body_bytes} bytes")
+        body = decompress(raw, headers.get("Content-Encoding"), soap.max_body_bytes)
+        decoded = codec.decode_request(body, content_type=headers.get("Content-Type"),
+                                       soap_action=headers.get("SOAPAction"),
                                        limits=XmlLimits(soap.max_body_bytes, soap.max_depth))
     except SoapFault as fault:
-        ctx.metrics.soap_faults.labels("sent", fault.subcode).inc()
-        ChargerLog(log, "-").warning("SOAP request from %s refused: %s", request.remote, fault)
-        return fault_reply(fault.dialect, fault, fault.relates_to)
+        return _refused(ctx, fault, remote)
     try:
-        _admit(ctx, request, decoded)
+        if registered is not None and decoded.charge_box_id not in registered:
+            ctx.metrics.tunnel_refusals.labels("unregistered_identity").inc()
+            raise SoapFault("this chargeBoxIdentity is not registered by this tunnel", subcode="SecurityError")
+        _admit(ctx, headers.get("Authorization", ""), decoded)
     except SoapFault as fault:
         ctx.metrics.soap_faults.labels("sent", fault.subcode).inc()
-        ChargerLog(log, decoded.charge_box_id[:48]).warning("SOAP request refused: %s", fault)
+        ChargerLog(log, decoded.charge_box_id[:48]).warning("SOAP request from %s refused: %s", remote, fault)
         reply = fault_reply(decoded.dialect, fault, decoded.addressing.message_id)
         if isinstance(fault, _Unauthorized):
             # HTTP clients (and operators' tools) retry with credentials only after a 401 challenge;
@@ -66,6 +84,12 @@ async def _serve(ctx: GatewayContext, request: web.Request) -> SoapReply:
         return reply
     link = await _link_for(ctx, decoded)
     return await link.exchange(decoded)
+
+
+def _refused(ctx: GatewayContext, fault: SoapFault, remote: str | None) -> SoapReply:
+    ctx.metrics.soap_faults.labels("sent", fault.subcode).inc()
+    ChargerLog(log, "-").warning("SOAP request from %s refused: %s", remote, fault)
+    return fault_reply(fault.dialect, fault, fault.relates_to)
 
 
 class _Unauthorized(SoapFault):
@@ -85,7 +109,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _admit(ctx: GatewayContext, request: web.Request, decoded: SoapRequest) -> None:
+def _admit(ctx: GatewayContext, authorization: str, decoded: SoapRequest) -> None:
     charge_box_id = decoded.charge_box_id
     if not CHARGE_BOX_ID.fullmatch(charge_box_id):
         ctx.metrics.charger_refusals.labels("invalid_id").inc()
@@ -94,7 +118,8 @@ def _admit(ctx: GatewayContext, request: web.Request, decoded: SoapRequest) -> N
     if known is None and not ctx.config.listen.allow_unknown_chargers:
         ctx.metrics.charger_refusals.labels("unknown_charger").inc()
         raise SoapFault("unknown chargeBoxIdentity", subcode="SecurityError")
-    if known is not None and known.password is not None and not authorized(request, charge_box_id, known.password):
+    if known is not None and known.password is not None and \
+            not basic_credentials_match(authorization, charge_box_id, known.password):
         ctx.metrics.charger_refusals.labels("auth").inc()
         raise _Unauthorized("HTTP Basic authentication required", subcode="SecurityError")
 
