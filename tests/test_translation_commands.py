@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from ocpp.exceptions import NotSupportedError
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import call as c16
 from ocpp.v16 import call_result as r16
 from ocpp.v201 import call as c201
@@ -54,6 +54,31 @@ class OneConnectorStation(ChargerCp201):
         return r201.UnlockConnector(status="UnknownConnector")
 
 
+class ObedientCharger16(ChargerCp16):
+    """A 1.6 charger that, having accepted a TriggerMessage, sends what it asks for, as a real one does."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.statuses: dict[int, str] = {}
+
+    async def report(self, connector_id: int, status: str) -> None:
+        self.statuses[connector_id] = status
+        await self.call(c16.StatusNotification(connector_id=connector_id, error_code="NoError", status=status,
+                                               timestamp=now()))
+
+    async def boot(self) -> None:
+        await self.call(c16.BootNotification(charge_point_vendor="ACME", charge_point_model="Wall-7"))
+
+    @after("TriggerMessage")
+    async def send_triggered(self, requested_message: str, connector_id: int | None = None, **_: Any) -> None:
+        # Sent after the answer, without waiting for the CSMS to hear it: the gateway sees both back to back.
+        if requested_message == "BootNotification":
+            await self.boot()
+        elif requested_message == "StatusNotification":
+            for number in [connector_id] if connector_id is not None else sorted(self.statuses):
+                await self.report(number, self.statuses[number])
+
+
 async def connect_as(gateway: Gateway, charge_box_id: str, cls: type[ChargerCp16] | type[ChargerCp201]) -> Charger:
     """Connect a charger whose answers a subclass of the standard test peer decides."""
     subprotocol = "ocpp2.0.1" if issubclass(cls, ChargerCp201) else "ocpp1.6"
@@ -82,6 +107,16 @@ async def c16_u201(csms: Csms, start_gateway: GatewayFactory) -> AsyncIterator[P
     charger = await connect_charger(charger_url(gateway), "CB16", "ocpp1.6")
     pair = Pair(charger, await csms.next_connection())
     yield pair
+    await charger.close()
+
+
+@pytest.fixture
+async def obedient16(csms: Csms, start_gateway: GatewayFactory) -> AsyncIterator[tuple[ObedientCharger16, CsmsLink]]:
+    """A 1.6 charger that does what it is triggered to do, behind a 2.0.1 CSMS: (its ChargePoint, the CSMS's link)."""
+    gateway = await start_gateway(csms.url, "ocpp2.0.1")
+    charger = await connect_as(gateway, "CB16", ObedientCharger16)
+    assert isinstance(charger.cp, ObedientCharger16)
+    yield charger.cp, await csms.next_connection()
     await charger.close()
 
 
@@ -193,6 +228,56 @@ async def test_triggered_transaction_event_without_transaction_is_rejected(c16_u
     answer = await c16_u201.link.cp.call(c201.TriggerMessage(requested_message="TransactionEvent"))
     assert answer.status == "Rejected"
     assert c16_u201.charger.cp.commands.empty()
+
+
+async def test_triggered_boot_reaches_the_201_csms_as_triggered(
+        obedient16: tuple[ObedientCharger16, CsmsLink]) -> None:
+    """The BootNotification a 2.0.1 CSMS triggered from a 1.6 charger carries reason Triggered (2.2 rule 1)."""
+    _, link = obedient16
+    answer = await link.cp.call(c201.TriggerMessage(requested_message="BootNotification"))
+    assert answer.status == "Accepted"
+    action, payload = await link.next_call()
+    assert (action, payload["reason"]) == ("BootNotification", "Triggered")
+
+
+async def test_reboot_after_the_triggered_boot_keeps_its_own_reason(
+        obedient16: tuple[ObedientCharger16, CsmsLink]) -> None:
+    """The trigger is used up by its boot: a later reboot after a Reset says RemoteReset, not Triggered."""
+    charger, link = obedient16
+    await link.cp.call(c201.TriggerMessage(requested_message="BootNotification"))
+    assert (await link.next_call())[1]["reason"] == "Triggered"
+    assert (await link.cp.call(c201.Reset(type="Immediate"))).status == "Accepted"
+    await charger.boot()
+    action, payload = await link.next_call()
+    assert (action, payload["reason"]) == ("BootNotification", "RemoteReset")
+
+
+async def test_triggered_unchanged_status_reaches_the_201_csms(
+        obedient16: tuple[ObedientCharger16, CsmsLink]) -> None:
+    """A triggered StatusNotification is forwarded although its connectorStatus did not change (4.10)."""
+    charger, link = obedient16
+    await charger.report(1, "Available")
+    assert (await link.next_call())[1]["connector_status"] == "Available"
+    answer = await link.cp.call(c201.TriggerMessage(requested_message="StatusNotification",
+                                                    evse={"id": 1, "connector_id": 1}))
+    assert answer.status == "Accepted"
+    action, payload = await link.next_call()
+    assert (action, payload["connector_status"], payload["evse_id"], payload["connector_id"]) == (
+        "StatusNotification", "Available", 1, 1)
+
+
+async def test_untriggered_unchanged_status_is_still_deduplicated(
+        obedient16: tuple[ObedientCharger16, CsmsLink]) -> None:
+    """After the triggered status, an unchanged one is answered by the gateway: the CSMS next hears the change."""
+    charger, link = obedient16
+    await charger.report(1, "Available")
+    await link.next_call()
+    await link.cp.call(c201.TriggerMessage(requested_message="StatusNotification", evse={"id": 1, "connector_id": 1}))
+    assert (await link.next_call())[1]["connector_status"] == "Available"
+    await charger.report(1, "Available")
+    await charger.report(1, "Preparing")
+    action, payload = await link.next_call()
+    assert (action, payload["connector_status"]) == ("StatusNotification", "Occupied")
 
 
 async def test_transaction_status_follows_the_16_transaction(c16_u201: Pair) -> None:

@@ -34,7 +34,9 @@ source request (None when the caller did not pass it). The contracts (HOOK_CONTR
 - transaction_open: 1.6 connectorId (int) or None -> bool, a transaction is open there (2.6, 4.10).
 - signed_firmware_job: None -> bool, the active firmware job came as SignedUpdateFirmware (2.8).
 - security_log_job: requestId (int) or None -> bool, that (or the active) log job is a SecurityLog (2.9, 4.10).
-- notify remember_boot (BootNotification), remember_reset (Reset), remember_firmware_job /
+- notify remember_trigger / trigger_answered (2.0.1 TriggerMessage and the 1.6 charger's answer: a
+  triggered boot gets reason Triggered, a triggered status passes the dedup; 2.2, 4.10),
+  remember_boot (BootNotification), remember_reset (Reset), remember_firmware_job /
   remember_signed_firmware_job (UpdateFirmware / SignedUpdateFirmware), remember_log_job (GetLog),
   remember_remote_start (RequestStartTransaction), remote_start_answered / firmware_update_answered
   (the target's response payload).
@@ -94,6 +96,8 @@ HOOK_CONTRACTS: Final[Mapping[str, str]] = {
     "security_log_job": "requestId or None -> true if that (or the active) log job is a SecurityLog",
     "remember_boot": "notify; the BootNotification payload (boot cache, meterType, reason)",
     "remember_reset": "notify; the Reset payload (boot reason, stop reason)",
+    "remember_trigger": "notify; 2.0.1 TriggerMessage payload (a triggered boot or status is marked, 2.2, 4.10)",
+    "trigger_answered": "notify; 1.6 TriggerMessage response, value the request (a refusal drops the mark)",
     "remember_firmware_job": "notify; UpdateFirmware payload whose requestId becomes the active job",
     "remember_signed_firmware_job": "notify; SignedUpdateFirmware payload, as above, marked signed",
     "remember_log_job": "notify; GetLog payload (requestId, logType) becomes the active log job",

@@ -171,9 +171,10 @@ function setup201(s) {
             (p) => p.evseId === 2 && p.connectorStatus === 'Unavailable');
         const avail = { operationalStatus: 'Inoperative', evse: { id: 2 } };
         if (await s.call('ChangeAvailability', avail, status('Accepted'))) await s.arrival(unavailable);
-        // With a transaction still running on EVSE 1, a 2.0.1 station refuses the unlock and schedules
-        // the OnIdle reset (OCPP 2.0.1 F05, B12): both answers are correct.
-        await s.call('UnlockConnector', { evseId: 1, connectorId: 1 }, oneOf('Unlocked', 'OngoingAuthorizedTransaction'));
+        // EVSE 2, whose transaction has ended: EVSE 1 may still be charging in the charger's own day, and
+        // an unlock there is refused (F05), by a translating gateway without asking the station at all.
+        await s.call('UnlockConnector', { evseId: 2, connectorId: 1 }, status('Unlocked'));
+        // With a transaction still running on EVSE 1 a station schedules the OnIdle reset (B12).
         await s.call('Reset', { type: 'OnIdle' }, oneOf('Accepted', 'Scheduled'));
 
         const report = s.expect('NotifyReport', (p) => p.requestId === 7);

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from gateway.core.convert import OMIT
+from gateway.core.translate import triggered
 from gateway.core.translate.context import HandlerContext
 from gateway.core.translate.lift15_hooks import LIFT15_HOOKS
 from gateway.core.translate.tokens import to_id_tag, to_id_token
@@ -44,8 +45,7 @@ def _connector_of(ctx: HandlerContext, _p: Mapping[str, Any], value: Any) -> Any
 
 def _boot_reason(ctx: HandlerContext, _p: Mapping[str, Any], _v: Any) -> Any:
     cache = ctx.state.read("cache")
-    now = ctx.wall_clock()
-    if now - float(cache.get("triggeredBootAt", 0)) <= 300:
+    if triggered.boot_pending(ctx):
         return "Triggered"
     if cache.get("resetSinceBoot"):
         return "RemoteReset"
@@ -58,7 +58,7 @@ def _remember_boot(ctx: HandlerContext, payload: Mapping[str, Any], _v: Any) -> 
     cache = ctx.state.doc("cache")
     cache["boot"] = dict(payload)
     cache["resetSinceBoot"] = False
-    cache["triggeredBootAt"] = 0
+    triggered.take_boot(ctx)
     return None
 
 
@@ -66,6 +66,16 @@ def _remember_reset(ctx: HandlerContext, payload: Mapping[str, Any], _v: Any) ->
     cache = ctx.state.doc("cache")
     cache["resetSinceBoot"] = True
     cache["lastResetType"] = payload.get("type")
+    return None
+
+
+def _remember_trigger(ctx: HandlerContext, payload: Mapping[str, Any], _v: Any) -> Any:
+    triggered.requested(ctx, payload)
+    return None
+
+
+def _trigger_answered(ctx: HandlerContext, payload: Mapping[str, Any], request: Any) -> Any:
+    triggered.answered(ctx, payload, request)
     return None
 
 
@@ -174,6 +184,8 @@ HOOKS: Final[dict[str, Hook]] = {
     "boot_reason": _boot_reason,
     "remember_boot": _remember_boot,
     "remember_reset": _remember_reset,
+    "remember_trigger": _remember_trigger,
+    "trigger_answered": _trigger_answered,
     "remote_start_id": _remote_start_id,
     "remember_remote_start": _remember_remote_start,
     "remote_start_answered": _ignore,

@@ -2,7 +2,8 @@
 
 The gateway remembers, per connector, the last 1.6 status and error code received and the last 2.0.1
 connectorStatus sent. A change of connectorStatus is sent as StatusNotification (others are
-answered locally: Preparing -> Charging stays Occupied); a change of the charging state inside a
+answered locally: Preparing -> Charging stays Occupied), and so is the first status of a connector
+after the CSMS triggered it (`triggered`), changed or not; a change of the charging state inside a
 transaction becomes TransactionEvent Updated (ChargingStateChanged); error codes and the station's
 own status (connector 0) become NotifyEvent.
 """
@@ -14,6 +15,7 @@ from typing import Any
 from gateway.core.flow import Flow
 from gateway.core.ocppj import Call, JsonObject
 from gateway.core.session_types import Leg
+from gateway.core.translate import triggered
 from gateway.core.translate.context import HandlerContext, ask, try_ask
 from gateway.core.translate.tx16 import TABLE_A, _open_on, _save, _take_seq
 
@@ -37,7 +39,8 @@ def status_notification(ctx: HandlerContext, call: Call, now: float) -> Flow:
         connector_status, charging_state = TABLE_A[status]
         sent = memory.setdefault("sent201", {})
         key = f"{evse}.{conn}"
-        if sent.get(key) != connector_status:
+        # A status the CSMS triggered goes through even unchanged: it is waiting for it (4.10).
+        if triggered.take_status(ctx, connector) or sent.get(key) != connector_status:
             yield from ask(Leg.CSMS, "StatusNotification", {"timestamp": timestamp, "connectorStatus": connector_status,
                                                             "evseId": evse, "connectorId": conn})
             ctx.state.doc("status")["sent201"][key] = connector_status
