@@ -51,10 +51,12 @@ _SAMPLE_DEFAULTS: Final = {"measurand": "Energy.Active.Import.Register", "contex
 
 def text_to_number(value: Any, arg: str | None = None) -> Any:
     """Parse a decimal text (TRANSLATION.md 1.6); `OMIT` when it is not a finite decimal number."""
-    if not isinstance(value, str) or not _NUMBER_TEXT.fullmatch(value.strip()):
+    if not isinstance(value, str):
         return OMIT
     text = value.strip()
-    if "." not in text and "e" not in text.lower():
+    if not _NUMBER_TEXT.fullmatch(text):
+        return OMIT
+    if "." not in text and "e" not in text and "E" not in text:
         return int(text)
     number = float(text)
     return number if number not in (float("inf"), float("-inf")) else OMIT
@@ -117,6 +119,10 @@ def celsius(value: Any, arg: str | None = None) -> Any:
     return "Celsius" if value == "Celcius" else value
 
 
+#: The fields a converted sample keeps as they are, in the order they are copied.
+_SAMPLE_FIELDS: Final = ("context", "measurand", "phase", "location")
+
+
 def _sample_key(sample: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(sample.get(name, default) for name, default in _SAMPLE_DEFAULTS.items())
 
@@ -130,7 +136,7 @@ def sampled_values_to_201(value: Any, arg: str | None = None) -> Any:
     """
     if not isinstance(value, list):
         return OMIT
-    raws: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    raws: list[tuple[Mapping[str, Any], dict[str, Any]]] = []
     signed: list[tuple[tuple[Any, ...], str]] = []
     for sample in value:
         if sample.get("measurand") in MEASURANDS_ONLY_16:
@@ -142,12 +148,15 @@ def sampled_values_to_201(value: Any, arg: str | None = None) -> Any:
         if number is OMIT:
             continue
         out: dict[str, Any] = {"value": number}
-        out.update({name: sample[name] for name in ("context", "measurand", "phase", "location") if name in sample})
+        for name in _SAMPLE_FIELDS:
+            if name in sample:
+                out[name] = sample[name]
         if "unit" in sample:
             out["unitOfMeasure"] = {"unit": celsius(sample["unit"])}
-        raws.append((_sample_key(sample), out))
+        raws.append((sample, out))
     for key, blob in signed:
-        partner = next((out for k, out in raws if k == key and "signedMeterValue" not in out), None)
+        # Keys only when there is something to pair: most meter values carry no signed data.
+        partner = next((out for raw, out in raws if _sample_key(raw) == key and "signedMeterValue" not in out), None)
         if partner is not None and len(blob) <= _SIGNED_DATA_MAX:
             encoding = "OCMF" if blob.startswith("OCMF|") else "Other"
             partner["signedMeterValue"] = {"signedMeterData": blob, "signingMethod": "", "encodingMethod": encoding,

@@ -7,6 +7,7 @@ OCPP-J 1.6 section 4 / OCPP 2.0.1 part 4 section 4: a frame is a JSON array
 from __future__ import annotations
 
 import json
+import json.encoder
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ MAX_UNIQUE_ID: Final = 36
 UNREADABLE_ID: Final = "-1"
 #: How much of the description a CALLERROR carries; 2.0.1 limits it to 255 characters.
 MAX_DESCRIPTION: Final = 255
+#: The deepest nesting of arrays and objects a frame may have: far beyond any OCPP message, and far
+#: below Python's recursion limit, so that whatever was parsed can always be serialized again.
+MAX_DEPTH: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,10 @@ def parse(text: str) -> Message:
                 frame = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise RpcFrameworkError(f"frame is not JSON: {exc}", unique_id=peek_unique_id(text)) from None
+    # Nesting d takes 2d characters: short frames cannot be too deep, and most long ones have too few
+    # brackets to be worth a walk.
+    if len(text) > 2 * MAX_DEPTH and text.count("[") + text.count("{") > MAX_DEPTH and _depth(frame) > MAX_DEPTH:
+        raise RpcFrameworkError(f"frame is nested deeper than {MAX_DEPTH} levels", unique_id=_id_of(frame))
     if type(frame) is not list or len(frame) < 3:
         raise RpcFrameworkError("frame is not an OCPP-J array", unique_id=_id_of(frame))
     type_id, unique_id = frame[0], frame[1]
@@ -118,12 +126,37 @@ def parse(text: str) -> Message:
     raise MessageTypeNotSupported(f"message type {type_id!r} is not 2, 3 or 4", unique_id=unique_id)
 
 
+def _depth(value: object) -> int:
+    """How deeply arrays and objects nest in a decoded JSON value (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if type(item) is dict else item if type(item) is list else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return deepest
+
+
 def _refuse_constant(name: str) -> None:
     # Python's json accepts NaN and Infinity; RFC 8259 does not, and neither may our peers.
     raise ValueError(f"{name} is not JSON")
 
 
-_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+_INFINITY: Final = float("inf")
+
+
+def _finite_float(text: str) -> float:
+    # 1e999 is JSON syntax but no float: Python would read it as inf, which no peer can be sent back.
+    value = float(text)
+    if abs(value) == _INFINITY:
+        raise ValueError(f"number {text[:24]} is out of range")
+    return value
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 #: The decoder's own scanner (JSONDecoder.decode calls it after skipping whitespace).
 _SCAN: Final[Callable[[str, int], tuple[Any, int]]] = vars(_DECODER)["scan_once"]
 
@@ -178,6 +211,33 @@ def peek_type(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def compact_json_encoder(*, ensure_ascii: bool, allow_nan: bool) -> Callable[[Any], str]:
+    """`json.dumps(value, separators=(",", ":"), ensure_ascii=..., allow_nan=...)` as one reusable function.
+
+    json.dumps builds a JSONEncoder and a C encoder for every call and tracks every container for
+    cycles; here both are built once, and the cycle check is off (it costs ~20% of the encoding):
+    what is encoded are JSON documents, which cannot be cyclic. Same text, same errors otherwise.
+    """
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=ensure_ascii, allow_nan=allow_nan,
+                               check_circular=False)
+    make_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_c_encoder is None:  # no C accelerator: the stdlib's own path
+        return encoder.encode
+    strings = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    # The arguments JSONEncoder.iterencode passes for a one-shot encode without indent.
+    chunks = make_c_encoder(None, encoder.default, strings, None, ":", ",", False, False, allow_nan)
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(chunks(value, 0))
+
+    return encode
+
+
+_to_text: Final = compact_json_encoder(ensure_ascii=False, allow_nan=False)
+_to_ascii_text: Final = compact_json_encoder(ensure_ascii=True, allow_nan=False)
+
+
 def serialize(message: Message) -> str:
     """Encode a message as an OCPP-J text frame (compact JSON, UTF-8 kept as is)."""
     frame: list[Any]
@@ -188,12 +248,14 @@ def serialize(message: Message) -> str:
             frame = [CALL_RESULT, unique_id, payload]
         case CallError(unique_id, code, description, details):
             frame = [CALL_ERROR, unique_id, code, description, details]
-    text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = _to_text(frame)
+    if text.isascii():  # a flag of the string object: most frames skip the UTF-8 check below
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         # A lone surrogate arrived as a \u escape; escaping keeps the frame valid UTF-8 on the wire.
-        return json.dumps(frame, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+        return _to_ascii_text(frame)
     return text
 
 

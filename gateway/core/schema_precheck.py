@@ -98,12 +98,26 @@ class _Compiler:
             self._lines.append("    return True")
         return self._refs[ref]
 
+    def _leaf_definition(self, ref: str) -> dict[str, Any] | None:
+        """The definition `ref` points to if it is a leaf (a string, number or enum schema without refs), else None."""
+        prefix = "#/definitions/"
+        definition = self._root.get("definitions", {}).get(ref[len(prefix):]) if ref.startswith(prefix) else None
+        if not isinstance(definition, dict) or "$ref" in definition:
+            return None
+        if definition.get("type") not in ("string", "integer", "number", "boolean", "null"):
+            return None
+        return definition
+
     def _checks(self, schema: Any, var: str, out: list[str], indent: str) -> None:
         """Append statements that `return False` unless `var` satisfies `schema`."""
         if not isinstance(schema, dict):
             raise Unsupported("schema is not an object")
         if "$ref" in schema:  # draft 4/6: siblings of $ref are ignored (fastjsonschema does the same)
-            out.append(f"{indent}if not {self._ref(schema['$ref'])}({var}): return False")
+            target = self._leaf_definition(schema["$ref"])
+            if target is not None:  # a definition without objects or arrays cannot recur: inlined, no call
+                self._checks(target, var, out, indent)
+            else:
+                out.append(f"{indent}if not {self._ref(schema['$ref'])}({var}): return False")
             return
         unknown = schema.keys() - _CHECKED - _ANNOTATIONS
         if unknown:

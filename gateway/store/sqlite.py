@@ -51,11 +51,16 @@ T = TypeVar("T")
 CHECKPOINT_EVERY = 500
 
 
-def _insert_many(sql: str, rows: list[tuple[str, str, str]], conn: sqlite3.Connection) -> sqlite3.Cursor:
-    return conn.executemany(sql, rows)
+_UPDATE_VALUE = "UPDATE charger_value SET value = ? WHERE charge_box_id = ? AND name = ?"
+_INSERT_VALUE = "INSERT INTO charger_value (charge_box_id, name, value) VALUES (?, ?, ?)"
 
 
-_SET_VALUE = "INSERT OR REPLACE INTO charger_value (charge_box_id, name, value) VALUES (?, ?, ?)"
+def _set_values(rows: list[tuple[str, str, str]], conn: sqlite3.Connection) -> None:
+    # UPDATE rewrites the row where it is: one page in the log. INSERT OR REPLACE deletes it and inserts it
+    # again under a new rowid, which rewrites table and key-index pages (~3.7 pages per save, twice the CPU).
+    for charge_box_id, key, text in rows:
+        if conn.execute(_UPDATE_VALUE, (text, charge_box_id, key)).rowcount == 0:
+            conn.execute(_INSERT_VALUE, (charge_box_id, key, text))
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
@@ -387,7 +392,7 @@ class SqliteStore:
             # Nothing queued or being written: commit right here, without a task, a future and two trips
             # through the event loop. Saves that arrive while a commit is under way are grouped as below.
             try:
-                self._transaction(partial(_insert_many, _SET_VALUE, [(charge_box_id, key, text)]), False, conn)
+                self._save_value(conn, charge_box_id, key, text)
             finally:
                 self._thread_lock.release()
             if self._commits >= CHECKPOINT_EVERY:
@@ -399,13 +404,27 @@ class SqliteStore:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_values())
         await done
 
+    def _save_value(self, conn: sqlite3.Connection, charge_box_id: str, key: str, text: str) -> None:
+        """Commit one value; the caller holds the connection.
+
+        In autocommit mode a statement is a transaction of its own, so one row needs no BEGIN and
+        COMMIT round trips (a third of the CPU of a save through _transaction). The gateway is the
+        file's only writer, so the statement's deferred write lock cannot find its snapshot outdated.
+        """
+        if self._synchronous != "NORMAL":
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._synchronous = "NORMAL"
+        if conn.execute(_UPDATE_VALUE, (text, charge_box_id, key)).rowcount == 0:
+            conn.execute(_INSERT_VALUE, (charge_box_id, key, text))
+        self._commits += 1
+
     async def _flush_values(self) -> None:
         while True:
             while self._batch:
                 batch, self._batch = self._batch, []
                 rows = [(charge_box_id, key, text) for charge_box_id, key, text, _ in batch]
                 try:
-                    await self._write_inline(partial(_insert_many, _SET_VALUE, rows))
+                    await self._write_inline(partial(_set_values, rows))
                 except BaseException as exc:  # every waiter hears of it; nobody is left hanging
                     for *_, done in batch:
                         if not done.done():

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from typing import Any, cast
+from typing import Any, Final, cast
 
+from gateway.core.ocppj import compact_json_encoder
 from gateway.store import (
     IdTokenRecord,
     JsonObject,
@@ -111,9 +112,12 @@ REMOTE_START_SELECT = "SELECT charge_box_id, remote_start_id, id_tag, connector_
 OUTBOX_SELECT = "SELECT charge_box_id, seq, action, payload, kind, created_at, droppable FROM outbox"
 
 
+_dump: Final = compact_json_encoder(ensure_ascii=True, allow_nan=True)
+
+
 def dump_json(value: JsonValue) -> str:
-    """Encodes a JSON column compactly."""
-    return json.dumps(value, separators=(",", ":"))
+    """Encodes a JSON column compactly (as `json.dumps(value, separators=(",", ":"))`)."""
+    return _dump(value)
 
 
 def load_json(text: str | None) -> Any:

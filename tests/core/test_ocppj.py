@@ -128,6 +128,29 @@ def test_parse_refuses_infinity() -> None:
         ocppj.parse('[3,"a",{"value":-Infinity}]')
 
 
+@pytest.mark.parametrize("number", ["1e999", "-1E+400", "9" * 400 + ".0"])
+def test_parse_refuses_numbers_too_large_for_a_float(number: str) -> None:
+    """A number no float holds is refused: read as inf, the frame could not be serialized again (found by fuzzing)."""
+    with pytest.raises(RpcFrameworkError) as caught:
+        ocppj.parse(f'[4,"a","GenericError","",{{"limit":{number}}}]')
+    assert caught.value.unique_id == "a"
+
+
+def test_parse_accepts_nesting_up_to_max_depth() -> None:
+    """A frame nested exactly MAX_DEPTH levels deep (the frame's own array counted) parses and round-trips."""
+    inner = "[" * (ocppj.MAX_DEPTH - 2) + "]" * (ocppj.MAX_DEPTH - 2)
+    message = ocppj.parse(f'[4,"a","GenericError","",{{"x":{inner}}}]')
+    assert ocppj.parse(ocppj.serialize(message)) == message
+
+
+def test_parse_refuses_nesting_deeper_than_max_depth() -> None:
+    """One level more is refused with the id: so deep a value could fail to serialize again (found by fuzzing)."""
+    inner = "[" * (ocppj.MAX_DEPTH - 1) + "]" * (ocppj.MAX_DEPTH - 1)
+    with pytest.raises(RpcFrameworkError) as caught:
+        ocppj.parse(f'[4,"a","GenericError","",{{"x":{inner}}}]')
+    assert caught.value.unique_id == "a"
+
+
 def test_short_frame_with_overlong_id_has_no_id() -> None:
     """An over-long id is unreadable in a short frame too, not cut to a different 36-character id."""
     with pytest.raises(RpcFrameworkError) as caught:

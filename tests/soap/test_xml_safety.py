@@ -87,6 +87,17 @@ def test_nesting_within_the_limit_reaches_the_payload_check() -> None:
     assert "unexpected element x" in str(_refused(body, XmlLimits(max_depth=100)))
 
 
+@pytest.mark.parametrize("width", [1, 3])
+def test_nesting_exactly_at_the_limit_parses_and_one_level_more_is_refused(width: int) -> None:
+    """The root is level 1: max_depth levels parse, max_depth + 1 do not, however many siblings each level has."""
+    def nested(depth: int) -> bytes:
+        return b"<a>" + (b"<b/>" * (width - 1) + nested(depth - 1) if depth > 1 else b"") + b"</a>"
+
+    assert parse(nested(5), XmlLimits(max_depth=5)).tag == "a"
+    with pytest.raises(codec.SoapFault, match="deeper than 5 levels"):
+        parse(nested(6), XmlLimits(max_depth=5))
+
+
 def test_soap11_envelope_is_refused() -> None:
     """A SOAP 1.1 envelope is refused with a reason naming SOAP 1.2."""
     assert "SOAP 1.1" in str(_refused(_data("soap11_boot_request.xml")))

@@ -60,6 +60,11 @@ TABLE_T1: Final = (
     ("Interruption.End", "AbnormalCondition"),
 )
 _ACTIVE_CHARGING: Final = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE"})
+#: An ended record is kept this long to recognise a retransmitted StopTransaction (3.2, `tx.keep_closed_h`)...
+KEEP_ENDED_S: Final = 24 * 3600
+#: ...and only the newest this many: the whole "tx" document is saved with every MeterValues (~2.7 us of
+#: JSON per ended record), and a charger retries a Stop before its later transaction messages anyway.
+KEEP_ENDED_MAX: Final = 4
 
 
 def _records(ctx: HandlerContext) -> dict[str, Any]:
@@ -80,6 +85,23 @@ def _open_on(ctx: HandlerContext, connector: int) -> JsonObject | None:
         if record["connector16"] == connector and record["state"] == "active":
             return dict(record)
     return None
+
+
+def _prune(ctx: HandlerContext) -> None:
+    """Forget ended records older than KEEP_ENDED_S or beyond the newest KEEP_ENDED_MAX (docs/translation.md)."""
+    now = ctx.wall_clock()
+    ended = [(key, record) for key, record in ctx.state.read("tx").get("records", {}).items()
+             if "id16" in record and record["state"] == "ended"]
+    if not ended:
+        return
+    records = ctx.state.doc("tx")["records"]
+    for _, record in ended:
+        if record.get("closedAt") is None:  # ended before records carried the time: kept as if it ended now
+            record["closedAt"] = now
+    ended.sort(key=lambda item: (item[1]["closedAt"], item[1]["id16"]))
+    for position, (key, record) in enumerate(ended):
+        if position < len(ended) - KEEP_ENDED_MAX or now - record["closedAt"] > KEEP_ENDED_S:
+            del records[key]
 
 
 def _save(ctx: HandlerContext, record: JsonObject) -> None:
@@ -174,6 +196,7 @@ def start_transaction(ctx: HandlerContext, call: Call, now: float) -> Flow:
     if record is not None and record["startedAcked"]:
         return {"transactionId": record["id16"], "idTagInfo": record.get("idTagInfo", {"status": "Accepted"})}
     if record is None:
+        _prune(ctx)  # a new record is the one moment the ended ones can grow in number
         record = _new_record(ctx, payload, now)
         record["remoteStartId"] = _take_remote_start(ctx, str(payload["idTag"]), int(payload["connectorId"]))
         record["seq"] = 1
@@ -227,6 +250,7 @@ def stop_transaction(ctx: HandlerContext, call: Call, now: float) -> Flow:
     if found is not None and found["state"] == "ended" and "stopAnswer" in found:
         return dict(found["stopAnswer"])  # a retransmitted Stop (3.5)
     if found is None:
+        _prune(ctx)
         record = _record_for_unknown_stop(ctx, payload)
         _save(ctx, record)
         yield from ask(Leg.CSMS, "TransactionEvent", _started_event(ctx, record, {}))
@@ -252,6 +276,7 @@ def stop_transaction(ctx: HandlerContext, call: Call, now: float) -> Flow:
     if payload.get("idTag"):
         event["idToken"] = to_id_token(ctx.state, ctx.settings, str(payload["idTag"]))
     record["state"] = "ended"
+    record["closedAt"] = ctx.wall_clock()
     _save(ctx, record)
     answer = yield from ask(Leg.CSMS, "TransactionEvent", event)
     stop_answer: JsonObject = {}
