@@ -37,6 +37,14 @@ class ChargerLog(logging.LoggerAdapter[logging.Logger]):
 
 
 @dataclass(slots=True)
+class Starting:
+    """Serializes the start of one charger's session; dropped once nobody waits on it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+@dataclass(slots=True)
 class GatewayContext:
     """Shared services of one gateway instance."""
 
@@ -51,6 +59,8 @@ class GatewayContext:
     soap_url: str = ""
     #: Runners of SOAP chargers, which no HTTP request owns (each lives across many requests).
     soap_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    #: SOAP chargers whose session is being started, with what serializes the start (gateway.net.soap_server).
+    soap_starting: dict[str, Starting] = field(default_factory=dict)
     #: Site agents of the NAT tunnel (GET /tunnel), and which SOAP chargers they carry.
     tunnels: TunnelRegistry | None = None
 

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from gateway.config import CHARGE_BOX_ID
 from gateway.net.admission import basic_credentials_match
-from gateway.net.context import ChargerLog, GatewayContext
+from gateway.net.context import ChargerLog, GatewayContext, Starting
 from gateway.net.runner import SessionRunner
 from gateway.net.soap_link import SoapLink, SoapReply, fault_reply
 from gateway.soap import codec
@@ -126,11 +126,34 @@ def _admit(ctx: GatewayContext, authorization: str, decoded: SoapRequest) -> Non
 
 async def _link_for(ctx: GatewayContext, decoded: SoapRequest) -> SoapLink:
     """The charger's live SOAP link, started (with its runner and upstream leg) on its first request."""
-    charge_box_id = decoded.charge_box_id
-    runner = ctx.runners.get(charge_box_id)
+    link = _live_link(ctx, decoded)
+    if link is None:
+        # Requests that arrive together (a charger after a power cycle) must share the session the first
+        # one starts: each starting its own would open a second upstream WebSocket for the same id.
+        starting = ctx.soap_starting.setdefault(decoded.charge_box_id, Starting())
+        starting.users += 1
+        try:
+            async with starting.lock:
+                link = _live_link(ctx, decoded) or await _start_link(ctx, decoded)
+        finally:
+            starting.users -= 1
+            if starting.users == 0:
+                del ctx.soap_starting[decoded.charge_box_id]
+    await link.started.wait()
+    return link
+
+
+def _live_link(ctx: GatewayContext, decoded: SoapRequest) -> SoapLink | None:
+    runner = ctx.runners.get(decoded.charge_box_id)
     if runner is not None and isinstance(runner.link, SoapLink) and not runner.link.closed \
             and runner.dialect is decoded.dialect:
         return runner.link
+    return None
+
+
+async def _start_link(ctx: GatewayContext, decoded: SoapRequest) -> SoapLink:
+    charge_box_id = decoded.charge_box_id
+    runner = ctx.runners.get(charge_box_id)
     if runner is not None:
         # The charger now speaks another version, or came back over SOAP after WebSocket: newest wins.
         try:
@@ -152,7 +175,6 @@ async def _link_for(ctx: GatewayContext, decoded: SoapRequest) -> SoapLink:
     task = asyncio.create_task(_run(ctx, runner))
     ctx.soap_tasks.add(task)
     task.add_done_callback(ctx.soap_tasks.discard)
-    await link.started.wait()
     return link
 
 
