@@ -109,6 +109,8 @@ class Soap:
     #: Largest request body (after decompression) and XML nesting depth accepted.
     max_body_bytes: int = 1_048_576
     max_depth: int = 64
+    #: Requests of one charger being served at once; more are answered 503 with a Receiver fault.
+    max_concurrent_requests: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,8 @@ class Tunnel:
     max_frame_bytes: int = 2_097_152
     #: Seconds an agent has, after the upgrade, to send its register frame.
     register_timeout: float = 10.0
+    #: Charger requests one agent may have the gateway serve at once; more are answered 503.
+    max_requests_in_flight: int = 64
     #: Charge box id -> its site (derived from `sites`; an id belongs to at most one site).
     site_of: Mapping[str, str] = field(default_factory=dict)
 
@@ -327,6 +331,7 @@ def _soap(r: Reader) -> Soap:
         heartbeat_interval=r.number("heartbeat_interval", 300.0, minimum=1),
         max_body_bytes=r.number("max_body_bytes", 1_048_576, minimum=4096, integer=True),
         max_depth=r.number("max_depth", 64, minimum=8, integer=True),
+        max_concurrent_requests=r.number("max_concurrent_requests", 8, minimum=1, integer=True),
     )
     r.done()
     return soap
@@ -362,6 +367,7 @@ def _tunnel(r: Reader) -> Tunnel:
         ping_interval=r.number("ping_interval", 30.0),
         max_frame_bytes=r.number("max_frame_bytes", 2_097_152, minimum=8192, integer=True),
         register_timeout=r.number("register_timeout", 10.0, minimum=0.1),
+        max_requests_in_flight=r.number("max_requests_in_flight", 64, minimum=1, integer=True),
         site_of=site_of,
     )
     r.done()

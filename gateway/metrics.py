@@ -249,7 +249,7 @@ class Metrics:
         self.tunnel_calls = Counter(
             "gateway_tunnel_calls",
             "HTTP exchanges carried through tunnels, by direction (to_charger: CSMS-initiated calls; "
-            "from_charger: chargers' own requests) and outcome (ok|error|timeout|dropped|no_agent)",
+            "from_charger: chargers' own requests) and outcome (ok|error|timeout|dropped|no_agent|overloaded)",
             ["direction", "outcome"],
             registry=r,
         )
@@ -258,6 +258,13 @@ class Metrics:
             "What the gateway refused from tunnel agents, by reason (unknown_site|bad_token|not_websocket|"
             "no_register|foreign_charger|bad_url|unregistered_identity|bad_frame)",
             ["reason"],
+            registry=r,
+        )
+        self.overload_refusals = Counter(
+            "gateway_overload_refusals",
+            "Requests refused because a back-pressure bound was reached, by the configuration key of that "
+            "bound (limits.max_queued_calls|soap.max_concurrent_requests|tunnel.max_requests_in_flight)",
+            ["limit"],
             registry=r,
         )
         self.internal_errors = Counter(

@@ -33,7 +33,8 @@ FrameId: TypeAlias = int | str
 
 KINDS: Final[frozenset[str]] = frozenset({"call", "reply", "request", "response", "error"})
 #: The HTTP headers a carried exchange may name; receivers use no others.
-CARRIED_HEADERS: Final = ("Content-Type", "SOAPAction", "Content-Encoding", "Authorization", "WWW-Authenticate")
+CARRIED_HEADERS: Final = ("Content-Type", "SOAPAction", "Content-Encoding", "Authorization", "WWW-Authenticate",
+                          "Retry-After")
 #: The close code of a tunnel replaced by a newer agent of the same site (the application range, RFC 6455
 #: section 7.4.2). The replaced agent stops rather than redialling: two agents of one site would take turns.
 CLOSE_REPLACED: Final = 4000

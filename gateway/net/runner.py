@@ -32,7 +32,7 @@ from gateway.core.session import (
     Send,
     Translator,
 )
-from gateway.errors import RemoteError, SchemaViolation
+from gateway.errors import Overloaded, RemoteError, SchemaViolation
 from gateway.metrics import action_label
 from gateway.net import upstream as upstream_mod
 from gateway.net.context import ChargerLog, GatewayContext
@@ -303,6 +303,8 @@ class SessionRunner:
             metrics.schema_violations.labels("emitted", target, action_label(dialect, action)).inc()
             self.log.error("refused %s from the %s: %s", action or "frame", leg, error)
             return
+        if isinstance(error, Overloaded):
+            metrics.overload_refusals.labels("limits.max_queued_calls").inc()
         if isinstance(error, RemoteError) and error.ocpp_code.endswith(("ConstraintViolation", "FormatViolation")):
             metrics.schema_violations.labels("inbound", dialect, action_label(dialect, action)).inc()
         self.log.warning("refused %s from the %s: %s", action or "frame", leg, error)

@@ -23,7 +23,7 @@ from gateway.core.dialects import Dialect
 from gateway.core.ocppj import Call, CallError, CallResult
 from gateway.core.session import Leg, Send
 from gateway.core.tunnel import TunnelUnavailable
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Overloaded
 from gateway.net.context import ChargerLog, GatewayContext
 from gateway.soap import codec
 from gateway.soap.codec import FaultReceived, SoapFault, SoapRequest, XmlLimits
@@ -39,6 +39,9 @@ _FAULT_STATUS: Final = {"Sender": 400, "Receiver": 500}
 _CONTENT_TYPE: Final = "application/soap+xml; charset=utf-8"
 #: Extra seconds an exchange may wait beyond the session's own deadline before it is given up.
 _EXCHANGE_GRACE: Final = 5.0
+#: Seconds a charger refused by a back-pressure bound is asked to wait: its earlier requests are
+#: normally answered by then (a slow CSMS may take longer; the charger then hears 503 again).
+RETRY_AFTER: Final = "5"
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +67,19 @@ def fault_reply(dialect: Dialect | None, fault: SoapFault, relates_to: str | Non
     return SoapReply(_FAULT_STATUS.get(fault.code, 500), body)
 
 
+def overloaded_reply(dialect: Dialect | None, relates_to: str | None, *, reason: str) -> SoapReply:
+    """The answer to a request refused by a back-pressure bound: HTTP 503, Retry-After and a Receiver fault.
+
+    SOAP 1.2 (part 1, 5.4.6) defines env:Receiver as "the message could succeed if resent at a later
+    point in time", and 503 with Retry-After (RFC 9110 15.6.4) says the same to HTTP-level retry logic,
+    which is all some charger stacks look at; the fault body still answers the request's MessageID.
+    The tunnel agent answers "tunnel down" the same way, so a charger has one retry-later answer to know.
+    """
+    fault = SoapFault(reason, code="Receiver", subcode="InternalError")
+    body = codec.encode_fault(dialect, fault, relates_to=relates_to, message_id=_message_id())
+    return SoapReply(503, body, headers=(("Retry-After", RETRY_AFTER),))
+
+
 def _message_id() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
 
@@ -79,6 +95,8 @@ class SoapLink:
         #: Where CSMS-initiated calls go: the latest wsa:From, else the configured soap_url.
         self.callback_url = callback_url
         self._exchanges: dict[str, _Exchange] = {}
+        #: Requests between arrival and answer, including those still waiting for the runner's lock.
+        self._in_progress = 0
         self._outbound: set[asyncio.Task[None]] = set()
         self._runner: SessionRunner | None = None
         #: Set once the runner serves the link (upstream dialed, translator loaded) or the link closed.
@@ -152,6 +170,26 @@ class SoapLink:
             return fault_reply(self.dialect, fault, request.addressing.message_id)
         self._last_request = asyncio.get_running_loop().time()
         self._activity.set()
+        # Each HTTP request is its own task, so unlike a WebSocket reader nothing else stops a charger
+        # from piling requests (and their bodies) on the runner; checked before the first await.
+        limit = self._ctx.config.soap.max_concurrent_requests
+        if self._in_progress >= limit:
+            return self._overloaded(request, limit)
+        self._in_progress += 1
+        try:
+            return await self._exchange(runner, request)
+        finally:
+            self._in_progress -= 1
+
+    def _overloaded(self, request: SoapRequest, limit: int) -> SoapReply:
+        error = Overloaded(f"{limit} requests of this charger are already in progress; retry later")
+        metrics = self._ctx.metrics
+        metrics.overload_refusals.labels("soap.max_concurrent_requests").inc()
+        metrics.soap_faults.labels("sent", "InternalError").inc()
+        self.log.warning("SOAP %s refused with 503: %s", request.action, error)
+        return overloaded_reply(self.dialect, request.addressing.message_id, reason=str(error))
+
+    async def _exchange(self, runner: SessionRunner, request: SoapRequest) -> SoapReply:
         await self._remember_callback(request.addressing.from_address)
         unique_id = str(uuid.uuid4())
         future: asyncio.Future[SoapReply] = asyncio.get_running_loop().create_future()

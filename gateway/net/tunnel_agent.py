@@ -46,7 +46,7 @@ _CALL_HEADERS: Final = ("Content-Type", "SOAPAction", "Content-Encoding")
 _REPLY_HEADERS: Final = ("Content-Type", "Content-Encoding")
 #: Headers of a charger's own request carried to the gateway, and back with the gateway's response.
 _REQUEST_HEADERS: Final = ("Content-Type", "SOAPAction", "Content-Encoding", "Authorization")
-_RESPONSE_HEADERS: Final = ("Content-Type", "Content-Encoding", "WWW-Authenticate")
+_RESPONSE_HEADERS: Final = ("Content-Type", "Content-Encoding", "WWW-Authenticate", "Retry-After")
 
 
 def _pick(headers: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:

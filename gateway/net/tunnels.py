@@ -23,10 +23,16 @@ from multidict import CIMultiDict
 
 from gateway.config import Config
 from gateway.core import tunnel as frames
+from gateway.core.dialects import Dialect
 from gateway.core.tunnel import CLOSE_REPLACED, Carried, Register, Registered, TunnelFrameError, TunnelUnavailable
+from gateway.errors import Overloaded
 from gateway.metrics import Metrics
 from gateway.net.context import ChargerLog, GatewayContext
+from gateway.net.soap_link import overloaded_reply
 from gateway.net.soap_server import serve_soap
+from gateway.soap import codec
+from gateway.soap.codec import SoapFault, XmlLimits
+from gateway.soap.xml_safe import decompress
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +299,11 @@ async def _carry(ctx: GatewayContext, tunnel: AgentTunnel, ws: web.WebSocketResp
                 if frame is None:
                     continue
                 if frame.kind == "request":
+                    if len(requests) >= ctx.config.tunnel.max_requests_in_flight:
+                        # Every request is its own task: without a bound one site's flood of requests
+                        # (each holding its body) grows without limit and crowds out everyone else.
+                        await _refuse_overloaded(ctx, tunnel, frame)
+                        continue
                     task = tasks.create_task(_serve_request(ctx, tunnel, frame))
                     requests.add(task)
                     task.add_done_callback(requests.discard)
@@ -326,6 +337,45 @@ def _decode(ctx: GatewayContext, tunnel: AgentTunnel, data: bytes) -> Carried | 
 def _bad_frame(ctx: GatewayContext, tunnel: AgentTunnel, problem: str) -> None:
     ctx.metrics.tunnel_refusals.labels("bad_frame").inc()
     log.warning("tunnel of site %s: frame dropped: %s", tunnel.site, problem)
+
+
+async def _refuse_overloaded(ctx: GatewayContext, tunnel: AgentTunnel, frame: Carried) -> None:
+    """Answer a carried request over tunnel.max_requests_in_flight with 503 and a Receiver fault, unserved."""
+    limit = ctx.config.tunnel.max_requests_in_flight
+    error = Overloaded(f"{limit} requests of this tunnel are already in progress; retry later")
+    ctx.metrics.overload_refusals.labels("tunnel.max_requests_in_flight").inc()
+    ctx.metrics.soap_faults.labels("sent", "InternalError").inc()
+    dialect, message_id, charge_box_id = _sniff(ctx, frame)
+    ChargerLog(log, charge_box_id).warning("tunnel of site %s: request refused with 503: %s", tunnel.site, error)
+    reply = overloaded_reply(dialect, message_id, reason=str(error))
+    response = Carried("response", frame.id, frame.charger, status=reply.status,
+                       headers={"Content-Type": reply.content_type, **dict(reply.headers)}, body=reply.body)
+    try:
+        await tunnel.send(response)
+    except TunnelUnavailable:
+        ctx.metrics.tunnel_calls.labels("from_charger", "dropped").inc()
+        return
+    ctx.metrics.tunnel_calls.labels("from_charger", "overloaded").inc()
+
+
+def _sniff(ctx: GatewayContext, frame: Carried) -> tuple[Dialect | None, str | None, str]:
+    """The request's dialect, MessageID and chargeBoxIdentity as far as they can be read ("-" if not),
+    so that its fault answers it in kind and the log names the charger.
+
+    Decoded in the reader loop, one at a time: a flooding agent's frames then wait in its own socket.
+    """
+    soap = ctx.config.soap
+    headers = CIMultiDict(frame.headers)
+    try:
+        if len(frame.body) > soap.max_body_bytes:
+            return None, None, "-"
+        body = decompress(frame.body, headers.get("Content-Encoding"), soap.max_body_bytes)
+        request = codec.decode_request(body, content_type=headers.get("Content-Type"),
+                                       soap_action=headers.get("SOAPAction"),
+                                       limits=XmlLimits(soap.max_body_bytes, soap.max_depth))
+    except SoapFault as fault:
+        return fault.dialect, fault.relates_to, "-"
+    return request.dialect, request.addressing.message_id, request.charge_box_id[:48]
 
 
 async def _serve_request(ctx: GatewayContext, tunnel: AgentTunnel, frame: Carried) -> None:
