@@ -56,6 +56,8 @@ class Upstream:
     headers: Mapping[str, str] = field(default_factory=dict)
     reconnect_initial_delay: float = 1.0
     reconnect_max_delay: float = 60.0
+    #: Seconds the CSMS may stay unreachable before chargers are closed (1013) to go offline; 0 never.
+    offline_close_after: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +269,7 @@ def _upstream(r: Reader) -> Upstream:
         headers=r.string_map("headers"),
         reconnect_initial_delay=r.number("reconnect_initial_delay", 1.0, minimum=0.01),
         reconnect_max_delay=r.number("reconnect_max_delay", 60.0, minimum=0.01),
+        offline_close_after=r.number("offline_close_after", 60.0, minimum=0),
     )
     r.section("headers").done()
     r.done()

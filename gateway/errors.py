@@ -18,6 +18,7 @@
     │   ├── SchemaViolation        a message we built fails the target schema; never sent
     │   └── Overloaded             too many calls queued for one leg
     └── PeerUnavailable        the other leg is down or did not answer in time
+        └── CsmsAway           the CSMS is unreachable and the call must not be answered in its place
 
 `ocpp_code` is the OCPP-J CALLERROR code in OCPP 2.0.1 spelling; `gateway.core.dialects`
 respells it for 1.6. Conversion to a wire frame lives in `gateway.core.ocppj.call_error_for`.
@@ -139,3 +140,12 @@ class PeerUnavailable(GatewayError):
     """The other leg is down or did not answer before the deadline."""
 
     ocpp_code = "InternalError"
+
+
+class CsmsAway(PeerUnavailable):
+    """The CSMS connection was lost and the call is one the gateway must not answer in its place.
+
+    GenericError: OCPP-J has no "try later" code, and InternalError would blame the gateway.
+    """
+
+    ocpp_code = "GenericError"

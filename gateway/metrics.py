@@ -267,6 +267,18 @@ class Metrics:
             ["limit"],
             registry=r,
         )
+        self.csms_away_calls = Counter(
+            "gateway_csms_away_calls",
+            "Charger calls made while the CSMS was unreachable, by action and policy (answered: by the gateway; "
+            "held: waits for the CSMS; refused: CALLERROR at once), see docs/reliability.md",
+            ["action", "policy"],
+            registry=r,
+        )
+        self.csms_away_closes = Counter(
+            "gateway_csms_away_closes",
+            "Charger connections closed (1013) because the CSMS stayed unreachable for upstream.offline_close_after",
+            registry=r,
+        )
         self.internal_errors = Counter(
             "gateway_internal_errors", "Unexpected exceptions caught while serving a charger", registry=r
         )

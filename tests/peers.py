@@ -209,6 +209,17 @@ class Csms:
             self._server.close()
             await self._server.wait_closed()
 
+    async def vanish(self) -> None:
+        """Go away as a crashed host or a cut network does: no Close frames, and no new connections
+        until `start(port=self.port)` (which brings it back on the same URL)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close(close_connections=False)
+        for link in self.links.values():
+            link.ws.transport.abort()
+        if server is not None:
+            await server.wait_closed()  # handlers end with their aborted connections
+
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         if self.refuse_with is not None:
             return connection.respond(self.refuse_with, "refused by test CSMS\n")

@@ -24,6 +24,18 @@ Each leg's outbound slot moves through this table (IDLE = no CALL outstanding):
     IDLE     leg_down                             DOWN     -
     DOWN     leg_up                               IDLE     pump
     "pump" sends the queue head, dropping entries whose source deadline has passed.
+
+CSMS away (docs/reliability.md): once the CSMS leg has been up and went down, a charger CALL is not
+routed blindly into the queue. Before any translation, while the CSMS leg is lost:
+
+    charger call                                        commands
+    Heartbeat (and a wall clock was given)              AwayCall(answered), Send(CALLRESULT, gateway time)
+    StartTransaction, StopTransaction, TransactionEvent,
+    MeterValues with a transactionId                    AwayCall(held); routed as above (queued, waits)
+    anything else                                       AwayCall(refused), Refused, Send(CALLERROR GenericError)
+
+The leg is not "lost" before its first leg_up: the adapter dials before it reads the charger, and a
+frame that races that first leg_up must wait like any other, not be refused.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Final
 
 from gateway.core import ocppj, schemas
@@ -39,6 +52,7 @@ from gateway.core.dialects import Dialect, error_code
 from gateway.core.flow import Flow, Reply, Respond
 from gateway.core.ocppj import Call, CallError, CallResult, JsonObject
 from gateway.core.session_types import (
+    AwayCall,
     Command,
     Completed,
     Dropped,
@@ -51,6 +65,7 @@ from gateway.core.session_types import (
     Translator,
 )
 from gateway.errors import (
+    CsmsAway,
     FormatViolation,
     GatewayError,
     LocalError,
@@ -68,6 +83,15 @@ _OTHER: Final = {Leg.CHARGER: Leg.CSMS, Leg.CSMS: Leg.CHARGER}
 #: The hot path builds its NamedTuples (commands, Pending) with tuple.__new__ directly: the generated
 #: NamedTuple constructor is a Python-level function around the same call.
 _tuple: Final = tuple.__new__
+#: Charger calls that carry a transaction: a charger retries them until the CSMS has them (OCPP 1.6
+#: "Transaction-related messages", 2.0.1 block E), so they wait for the CSMS instead of being refused
+#: (MeterValues: only with a transactionId, checked apart).
+_TRANSACTION_ACTIONS: Final = frozenset({"StartTransaction", "StopTransaction", "TransactionEvent"})
+
+
+def _iso(seconds: float) -> str:
+    """Seconds since the epoch as RFC 3339 UTC with a `Z`, as OCPP's dateTime fields expect."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(slots=True)
@@ -92,6 +116,7 @@ class ChargerSession:
         max_queued: int,
         max_frame: int,
         new_id: Callable[[], str] | None = None,
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         """Create the session.
 
@@ -104,6 +129,8 @@ class ChargerSession:
             max_queued: calls that may wait behind the outstanding one, per leg.
             max_frame: largest frame, in UTF-8 bytes, that is parsed; larger ones are refused.
             new_id: mints message ids for calls the gateway builds (translation); a counter if omitted.
+            wall_clock: seconds since the epoch, for the Heartbeat answered while the CSMS is away;
+                without it the session reads no clock and such a Heartbeat is refused like other calls.
         """
         self._dialects = {Leg.CHARGER: charger_dialect, Leg.CSMS: upstream_dialect}
         # 1.6 over SOAP reaches the session as 1.6 JSON (gateway.soap decodes it): no translation needed.
@@ -116,10 +143,18 @@ class ChargerSession:
         self._slots = {Leg.CHARGER: _Slot(True, charger_timeout), Leg.CSMS: _Slot(False, csms_timeout)}
         self._late: deque[str] = deque(maxlen=_LATE_MEMORY)
         self._commands: list[Command] = []
+        self._wall_clock = wall_clock
+        #: The CSMS leg was up and went down: charger calls follow the CSMS-away policy.
+        self._csms_lost = False
 
     @property
     def passthrough(self) -> bool:
         return self._passthrough
+
+    @property
+    def csms_lost(self) -> bool:
+        """The CSMS leg was up and is down now (before its first leg_up it is not lost, only not yet up)."""
+        return self._csms_lost
 
     def commands(self) -> list[Command]:
         """Take the commands produced since the last call, in the order to carry them out."""
@@ -159,6 +194,8 @@ class ChargerSession:
 
     def leg_up(self, leg: Leg, now: float) -> None:
         """The leg's connection is open: queued calls may go."""
+        if leg is Leg.CSMS:
+            self._csms_lost = False
         self._slots[leg].up = True
         self._pump(leg, now)
 
@@ -166,6 +203,8 @@ class ChargerSession:
         """The leg's connection is gone: its outstanding call can never be answered."""
         slot = self._slots[leg]
         slot.up = False
+        if leg is Leg.CSMS:
+            self._csms_lost = True
         if slot.outstanding is not None:
             pending, slot.outstanding = slot.outstanding, None
             error = PeerUnavailable(f"connection to the {leg} was lost before it answered")
@@ -206,10 +245,40 @@ class ChargerSession:
         except GatewayError as exc:
             self._refuse(leg, call.unique_id, action, exc)
             return
+        # Before translation: the policy is about what the charger asked, whatever the CSMS speaks.
+        if self._csms_lost and leg is Leg.CHARGER and self._answered_while_away(call):
+            return
         if not self._passthrough:
             self._start_flow(call, leg, now)
             return
         self._enqueue(_OTHER[leg], call, text, leg, call.unique_id, action, now, now)
+
+    def _answered_while_away(self, call: Call) -> bool:
+        """Apply the CSMS-away policy to a charger call; False if it is to be routed (and wait) as usual."""
+        action = call.action
+        if action in _TRANSACTION_ACTIONS or (action == "MeterValues" and "transactionId" in call.payload):
+            self._emit(AwayCall(action, "held"))
+            return False
+        if action == "Heartbeat" and self._wall_clock is not None:
+            # Only the CSMS's answer to a Heartbeat is nothing but the time: any other local answer would
+            # be invented (an Authorize accepted, a Boot accepted) and the charger would act on it.
+            payload: JsonObject = {"currentTime": _iso(self._wall_clock())}
+            try:
+                self._check_emitted(Leg.CHARGER, action, "response", payload)
+            except SchemaViolation as exc:  # as for a translated answer: never sent, the charger hears why
+                self._emit(Refused(Leg.CSMS, action, exc))
+                self._send_error(Leg.CHARGER, call.unique_id, action, exc)
+                return True
+            self._emit(AwayCall(action, "answered"))
+            message = CallResult(call.unique_id, payload)
+            self._emit(Send(Leg.CHARGER, ocppj.serialize(message), message, action))
+            return True
+        # At once rather than at the deadline: a charger that hears an error early can go to its own
+        # offline behaviour (local authorization, boot retry) instead of waiting out a timeout.
+        self._emit(AwayCall(action, "refused"))
+        self._refuse(Leg.CHARGER, call.unique_id, action,
+                     CsmsAway(f"the CSMS is unreachable; the gateway does not answer {action} in its place"))
+        return True
 
     def _enqueue(self, leg: Leg, call: Call, text: str | None, source: Leg, source_id: str, source_action: str,
                  received_at: float, now: float, flow: _FlowRun | None = None) -> None:
@@ -440,6 +509,7 @@ class InternalBug(LocalError):
 
 
 __all__ = [
+    "AwayCall",
     "ChargerSession",
     "Command",
     "Completed",

@@ -91,7 +91,14 @@ class Dropped(NamedTuple):
     late: bool
 
 
-Command = Send | Save | Received | Completed | Refused | Dropped
+class AwayCall(NamedTuple):
+    """A charger call met the CSMS-away policy: policy is answered (locally), held (waits) or refused."""
+
+    action: str
+    policy: str
+
+
+Command = Send | Save | Received | Completed | Refused | Dropped | AwayCall
 
 
 class Translator(Protocol):

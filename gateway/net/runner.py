@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -20,6 +21,7 @@ from gateway.core import backoff
 from gateway.core.dialects import Dialect
 from gateway.core.ocppj import CallError
 from gateway.core.session import (
+    AwayCall,
     ChargerSession,
     Command,
     Completed,
@@ -71,6 +73,8 @@ class SessionRunner:
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._closing = False
+        #: CSMS-away policies already logged in the current outage (a Heartbeat per minute is not news).
+        self._away_logged: set[str] = set()
         self.done = asyncio.Event()
 
     def _new_session(self, translator: Translator | None) -> ChargerSession:
@@ -84,6 +88,7 @@ class SessionRunner:
             max_queued=config.limits.max_queued_calls,
             max_frame=config.limits.max_frame_bytes,
             new_id=lambda: str(uuid.uuid4()),
+            wall_clock=time.time,
         )
 
     async def run(self) -> None:
@@ -152,6 +157,7 @@ class SessionRunner:
         while ws is not None:
             self._upstream = ws
             self._ctx.metrics.upstream_connected.inc()
+            self._away_logged.clear()
             self.log.info("upstream connected (%s)", self._ctx.config.upstream.dialect)
             try:
                 await self._feed(partial(self._session.leg_up, Leg.CSMS))
@@ -168,7 +174,7 @@ class SessionRunner:
                                        "CSMS closed the connection")
                 return
             self.log.warning("upstream connection lost (code %s); reconnecting", ws.close_code)
-            ws = await self._reconnect()
+            ws = await self._reconnect_within_grace()
 
     async def _read_upstream(self, ws: upstream_mod.Socket) -> bool:
         """Read until the connection ends; True if the CSMS closed it with a Close frame."""
@@ -181,6 +187,26 @@ class SessionRunner:
                 self.log.warning("upstream connection error: %s", ws.exception())
         # aiohttp yields CLOSE (ending the loop) only for a Close frame the peer sent.
         return ws.close_code is not None and ws.close_code not in _RESERVED_CLOSE_CODES and not self._closing
+
+    async def _reconnect_within_grace(self) -> upstream_mod.Socket | None:
+        """Redial; after upstream.offline_close_after seconds without a CSMS, close the charger instead.
+
+        A charger that stays connected believes the CSMS is there and does not queue its transaction
+        messages itself; closing it (1013, try again later) puts it in its own offline mode, and it is
+        refused with 1013 again when it reconnects before the CSMS is back (docs/reliability.md).
+        """
+        after = self._ctx.config.upstream.offline_close_after
+        if not after:
+            return await self._reconnect()
+        try:
+            async with asyncio.timeout(after):
+                return await self._reconnect()
+        except TimeoutError:
+            self._ctx.metrics.csms_away_closes.inc()
+            self.log.warning("CSMS unreachable for %g s (upstream.offline_close_after); closing the charger "
+                             "with 1013 so it goes offline", after)
+            await self.link.close(CLOSE_TRY_AGAIN_LATER, "CSMS unreachable")
+            return None
 
     async def _reconnect(self) -> upstream_mod.Socket | None:
         config = self._ctx.config.upstream
@@ -285,10 +311,22 @@ class SessionRunner:
         match command:
             case Refused(leg, action, error):
                 self._log_refusal(leg, action, error)
+            case AwayCall(action, policy):
+                self._note_away(action, policy)
             case Dropped(leg, unique_id, late):
                 metrics.replies_dropped.labels(leg, "late" if late else "unknown").inc()
                 self.log.info("dropped %s reply %s from the %s: no call outstanding with that id",
                               "late" if late else "unknown", unique_id, leg)
+
+    def _note_away(self, action: str, policy: str) -> None:
+        """Count a call met by the CSMS-away policy; refusals are logged as such (Refused follows)."""
+        self._ctx.metrics.csms_away_calls.labels(action_label(self.dialect, action), policy).inc()
+        if policy == "held":
+            # Each one: a held transaction message is what an operator looks for after an outage.
+            self.log.info("CSMS unreachable: %s waits for it (up to upstream.response_timeout)", action)
+        elif policy == "answered" and policy not in self._away_logged:
+            self._away_logged.add(policy)
+            self.log.info("CSMS unreachable: the gateway answers %s itself until it is back", action)
 
     def _log_refusal(self, leg: Leg, action: str, error: Exception) -> None:
         metrics = self._ctx.metrics

@@ -42,6 +42,9 @@ _EXCHANGE_GRACE: Final = 5.0
 #: Seconds a charger refused by a back-pressure bound is asked to wait: its earlier requests are
 #: normally answered by then (a slow CSMS may take longer; the charger then hears 503 again).
 RETRY_AFTER: Final = "5"
+#: RFC 6455 7.4.2 (IANA registry) "Try Again Later": the runner closes a link with it when the CSMS is
+#: unreachable (at the first request, or after upstream.offline_close_after).
+_TRY_AGAIN_LATER: Final = 1013
 log = logging.getLogger(__name__)
 
 
@@ -103,6 +106,8 @@ class SoapLink:
         self.started = asyncio.Event()
         self._activity = asyncio.Event()
         self._closed = False
+        self._close_code: int | None = None
+        self._close_reason = ""
         self._heartbeat = ctx.config.soap.heartbeat_interval
         self._last_request = asyncio.get_running_loop().time()
 
@@ -153,6 +158,8 @@ class SoapLink:
 
     async def close(self, code: int, reason: str) -> None:
         self._closed = True
+        if self._close_code is None:  # the runner closes again on its way out; the first reason is the one
+            self._close_code, self._close_reason = code, reason
         self.started.set()
         self._activity.set()
         self._fail_exchanges(reason)
@@ -164,6 +171,8 @@ class SoapLink:
     async def exchange(self, request: SoapRequest) -> SoapReply:
         """Carry one charger request through the session and wait for its answer."""
         runner = self._runner
+        if self._close_code == _TRY_AGAIN_LATER:
+            return self._csms_away(request.addressing.message_id)
         if self._closed or runner is None:
             fault = SoapFault("the gateway is not serving this charger now; retry", code="Receiver",
                               subcode="InternalError")
@@ -180,6 +189,12 @@ class SoapLink:
             return await self._exchange(runner, request)
         finally:
             self._in_progress -= 1
+
+    def _csms_away(self, relates_to: str | None) -> SoapReply:
+        # A SOAP charger has no socket to close: it hears "retry later" on every request instead, until
+        # a request finds the CSMS back (each one starts a new runner, which dials). The runner logged why.
+        self._ctx.metrics.soap_faults.labels("sent", "InternalError").inc()
+        return overloaded_reply(self.dialect, relates_to, reason=f"{self._close_reason}; retry later")
 
     def _overloaded(self, request: SoapRequest, limit: int) -> SoapReply:
         error = Overloaded(f"{limit} requests of this charger are already in progress; retry later")
@@ -239,7 +254,11 @@ class SoapLink:
 
     def _fail_exchanges(self, reason: str) -> None:
         for exchange in list(self._exchanges.values()):
-            if not exchange.future.done():
+            if exchange.future.done():
+                continue
+            if self._close_code == _TRY_AGAIN_LATER:
+                exchange.future.set_result(self._csms_away(exchange.message_id))
+            else:
                 fault = SoapFault(reason, code="Receiver", subcode="InternalError")
                 exchange.future.set_result(fault_reply(self.dialect, fault, exchange.message_id))
         self._exchanges.clear()

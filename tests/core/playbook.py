@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from gateway.core.dialects import Dialect
 from gateway.core.session import (
+    AwayCall,
     ChargerSession,
     Command,
     Completed,
@@ -60,6 +62,8 @@ def readable(command: Command) -> tuple[Any, ...]:
             return ("refused", leg.value, action, type(error).__name__)
         case Dropped(leg, unique_id, late):
             return ("dropped", leg.value, unique_id, late)
+        case AwayCall(action, policy):
+            return ("away", action, policy)
     raise AssertionError(f"unknown command {command!r}")
 
 
@@ -77,6 +81,7 @@ class Playbook:
         csms_timeout: float = 30.0,
         max_queued: int = 2,
         max_frame: int = 4096,
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         self.session = ChargerSession(
             charger,
@@ -86,6 +91,7 @@ class Playbook:
             csms_timeout=csms_timeout,
             max_queued=max_queued,
             max_frame=max_frame,
+            wall_clock=wall_clock,
         )
         #: The raw commands of the last step, for tests that look past the readable form.
         self.raw: list[Command] = []
