@@ -231,11 +231,18 @@ def _updated_from_samples(ctx: HandlerContext, record: JsonObject, raw: list[Jso
         return {}
     contexts = {s.get("context", "Sample.Periodic") for mv in raw for s in mv["sampledValue"]}
     trigger = next((reason for context, reason in TABLE_T1 if context in contexts), "MeterValuePeriodic")
+    last = record.get("lastUpdated")
+    if last is not None and last["meterValue"] == raw and int(last["seqNo"]) == int(record["seq"]) - 1:
+        seq = int(last["seqNo"])  # the latest event's MeterValues again (its answer lost in a crash): same seqNo
+    else:
+        seq = int(record["seq"])
+        record.update(seq=seq + 1, lastUpdated={"meterValue": raw, "seqNo": seq})
+        _save(ctx, record)
     event = {
         "eventType": "Updated",
         "timestamp": max(mv["timestamp"] for mv in converted),
         "triggerReason": trigger,
-        "seqNo": _take_seq(ctx, record),
+        "seqNo": seq,
         "transactionInfo": {"transactionId": record["id201"], "chargingState": record["chargingState"]},
         "meterValue": converted,
     }
@@ -249,6 +256,9 @@ def stop_transaction(ctx: HandlerContext, call: Call, now: float) -> Flow:
     found = _record(ctx, int(payload["transactionId"]))
     if found is not None and found["state"] == "ended" and "stopAnswer" in found:
         return dict(found["stopAnswer"])  # a retransmitted Stop (3.5)
+    # Ended but unanswered (the gateway died before the CSMS's answer was saved): the charger's retransmission
+    # resends the same Ended, under the seqNo it already took, a duplicate the CSMS recognises (issue 6).
+    resent = found is not None and found["state"] == "ended"
     if found is None:
         _prune(ctx)
         record = _record_for_unknown_stop(ctx, payload)
@@ -268,7 +278,7 @@ def stop_transaction(ctx: HandlerContext, call: Call, now: float) -> Flow:
         "eventType": "Ended",
         "timestamp": payload["timestamp"],
         "triggerReason": trigger,
-        "seqNo": _take_seq(ctx, record),
+        "seqNo": int(record["seq"]) - 1 if resent else _take_seq(ctx, record),
         "transactionInfo": {"transactionId": record["id201"], "stoppedReason": stopped,
                             "chargingState": "Idle" if reason == "EVDisconnected" else "EVConnected"},
         "meterValue": samples,
