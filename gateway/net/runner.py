@@ -283,7 +283,14 @@ class SessionRunner:
                     if ws is None or ws.closed:
                         self.log.warning("cannot send %s %s: csms leg is closed", action, message.kind)
                         continue
-                    await ws.send_str(text)
+                    try:
+                        await ws.send_str(text)
+                    except ConnectionError as exc:
+                        # The CSMS went away after our last read: `closed` flips only once the reader has
+                        # seen the end, which then reports the loss (redial, outstanding call failed).
+                        self.log.warning("cannot send %s %s: csms connection is closing (%s)",
+                                         action, message.kind, exc)
+                        continue
                 key = (leg, "out", dialects[leg], action, message.kind)
                 cell = cells.get(key)
                 if cell is None:

@@ -13,6 +13,7 @@ from ocpp.v16 import call as c16
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.typing import Subprotocol
 
+from gateway.core.session import Leg
 from tests.conftest import GatewayFactory, charger_url
 from tests.net.scrape import metric
 from tests.peers import Csms, connect_charger
@@ -133,3 +134,29 @@ async def test_silent_csms_gets_the_charger_a_timely_callerror(start_gateway: Ga
         assert json.loads(await received.get())[2] == "Heartbeat"
         assert await metric(gateway, "gateway_call_duration_seconds_count", outcome="timeout") == 1
         await charger.close()
+
+
+async def test_send_on_a_closing_upstream_is_a_lost_connection_not_an_internal_error(
+    csms: Csms, start_gateway: GatewayFactory
+) -> None:
+    """A CSMS that crashes between the gateway's last read and its next send: aiohttp then refuses the
+    write ("Cannot write to closing transport") before the reader has seen the end. That is the upstream
+    going away (redial, charger kept), not a bug that closes the charger."""
+    gateway = await start_gateway(csms.url, "ocpp1.6", upstream={"reconnect_initial_delay": 0.1})
+    charger = await connect_charger(charger_url(gateway), "CB1", "ocpp1.6")
+    await csms.next_connection()
+    await charger.cp.call(c16.Heartbeat())  # the upstream leg is up on the gateway's side too
+    assert gateway._ctx is not None
+    runner = gateway._ctx.runners["CB1"]
+    upstream = runner._upstream
+    assert upstream is not None
+    # Close the gateway's side of the transport and feed a charger call in the same step, so the write
+    # meets the closing transport before the reader can notice: the race the soak bench hit under load.
+    upstream._writer.transport.close()
+    await runner.feed_text(Leg.CHARGER, json.dumps([2, "race-1", "Heartbeat", {}]))
+    second = await csms.next_connection()
+    reply = await charger.cp.call(c16.Heartbeat())
+    assert reply.current_time and (await second.next_call())[0] == "Heartbeat"
+    assert await metric(gateway, "gateway_internal_errors_total") == 0
+    assert not charger.ws.close_code
+    await charger.close()
