@@ -40,8 +40,6 @@ import contextlib
 import json
 import random
 import resource
-import signal
-import socket
 import sys
 import tempfile
 import time
@@ -53,6 +51,7 @@ from typing import Any
 import aiohttp
 import yaml
 from aiohttp import WSMsgType
+from compare import free_port, stop, wait_health, wait_tcp
 from procstat import cpu_seconds, rss_kib
 
 BENCH = Path(__file__).resolve().parent
@@ -319,49 +318,13 @@ class Charger:
 # --- processes ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_ready(port: int, proc: asyncio.subprocess.Process, path: str | None = None, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise RuntimeError(f"process exited with {proc.returncode} before ready")
-            try:
-                if path is None:
-                    _, w = await asyncio.open_connection("127.0.0.1", port)
-                    w.close()
-                    return
-                async with http.get(f"http://127.0.0.1:{port}{path}") as resp:
-                    if resp.status == 200:
-                        return
-            except (OSError, TimeoutError, aiohttp.ClientError):
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"port {port} not ready after {timeout}s")
-
-
-async def stop_proc(proc: asyncio.subprocess.Process, grace: float = 10.0) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), grace)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 async def start_csms(args: argparse.Namespace, workdir: Path, n: int) -> asyncio.subprocess.Process:
     with (workdir / f"csms-{n}.log").open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
             PY, str(BENCH / "soak_csms.py"), "--port", str(args.csms_port), "--log", str(workdir / "received.tsv"),
             "--max-seconds", str(args.duration + args.drain + 300), cwd=REPO,
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out)
-    await wait_ready(args.csms_port, proc)
+    await wait_tcp(args.csms_port, 30, proc)
     return proc
 
 
@@ -419,7 +382,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     ending = asyncio.Event()
     chargers = [Charger(i, args, stats, ending) for i in range(args.chargers)]
     try:
-        await wait_ready(admin_port, gw, "/healthz")
+        await wait_health(admin_port, "/healthz", 30, gw)
         t0 = time.monotonic()
         cpu0 = cpu_seconds(gw.pid)
         log(f"gateway pid {gw.pid} ready, RSS {rss_kib(gw.pid) / 1024:.1f} MiB; starting {args.chargers} chargers")
@@ -479,9 +442,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await stop_proc(gw)
+        await stop(gw, grace=10.0)
         gw_log.close()
-        await stop_proc(csms)
+        await stop(csms, grace=10.0)
     received, kinds = read_csms_log(workdir / "received.tsv", upstream)
     acked: dict[Key, int] = {}
     unacked: set[Key] = set()

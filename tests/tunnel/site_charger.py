@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -66,12 +67,12 @@ class SiteEndpoint(ChargerEndpoint):
 PATIENCE = 10.0
 
 
-async def patient_call(charger: SoapCharger, operation: str, fields: Fields) -> Fields:
+async def patient_call(call: Callable[..., Awaitable[Fields]], operation: str, fields: Fields) -> Fields:
     """`charger.call`, retried while the agent answers 503 (its "retry later"), as a charger does."""
     deadline = asyncio.get_running_loop().time() + PATIENCE
     while True:
         try:
-            return await charger.call(operation, **fields)
+            return await call(operation, **fields)
         except SoapFaultError as exc:
             if exc.http_status != 503 or asyncio.get_running_loop().time() > deadline:
                 raise
@@ -91,7 +92,7 @@ async def held(_fields: Fields) -> Fields:
 async def call(charger: SoapCharger, operation: str, fields: Fields, patient: bool) -> dict[str, Any]:
     try:
         if patient:
-            return {"ok": True, "result": await patient_call(charger, operation, fields)}
+            return {"ok": True, "result": await patient_call(charger.call, operation, fields)}
         return {"ok": True, "result": await charger.call(operation, **fields)}
     except SoapFaultError as exc:
         return {"ok": False, "kind": "fault", "error": str(exc), "code": exc.code, "subcode": exc.subcode,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import threading
 from typing import Any
@@ -25,10 +24,10 @@ from wsgiref.simple_server import make_server
 
 from tests.interop.soap_charger_session import WAIT, SoapChargerSession
 from tests.interop.spyne_endpoint import SpyneChargePointService, _QuietHandler, _ThreadingServer
-from tests.soap.charger import SoapCharger, SoapFaultError
+from tests.soap.charger import SoapCharger
+from tests.tunnel.site_charger import emit, patient_call
 
 #: How long a request is retried while the agent answers 503.
-PATIENCE = 10.0
 
 
 class SiteService(SpyneChargePointService):
@@ -54,19 +53,7 @@ class PatientCharger(SoapCharger):
     """
 
     async def call(self, operation: str, /, **fields: Any) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + PATIENCE
-        while True:
-            try:
-                return await super().call(operation, **fields)
-            except SoapFaultError as exc:
-                if exc.http_status != 503 or asyncio.get_running_loop().time() > deadline:
-                    raise
-            await asyncio.sleep(0.1)  # a charger's retry interval; the agent's tunnel has no event to await
-
-
-def emit(line: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(line, default=str) + "\n")
-    sys.stdout.flush()
+        return await patient_call(super().call, operation, fields)
 
 
 async def day(args: argparse.Namespace) -> None:
