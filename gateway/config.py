@@ -85,6 +85,20 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class Outbox:
+    """The durable per-charger queue of transaction messages met by an away CSMS (docs/reliability.md)."""
+
+    #: False: transaction messages wait in memory up to upstream.response_timeout instead.
+    enabled: bool = True
+    #: Entries one charger's outbox may hold; when full the oldest meter sample goes, never a start or stop.
+    max_messages: int = 1000
+    #: CALLERROR answers one replayed entry may get before it is dropped (counted and logged).
+    max_attempts: int = 5
+    #: Seconds between attempts at a replayed entry the CSMS answered with a CALLERROR.
+    retry_interval: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class Charger:
     """Per-charger settings."""
 
@@ -163,6 +177,7 @@ class Config:
     admin: Admin = Admin()
     state: State = State()
     limits: Limits = Limits()
+    outbox: Outbox = Outbox()
     chargers: Mapping[str, Charger] = field(default_factory=dict)
     soap: Soap = Soap()
     tunnel: Tunnel = Tunnel()
@@ -210,6 +225,7 @@ def parse_config(top: Reader) -> Config:
         admin=_admin(top.section("admin")),
         state=_state(top.section("state")),
         limits=_limits(top.section("limits")),
+        outbox=_outbox(top.section("outbox")),
         chargers=_chargers(top.section("chargers")),
         soap=_soap(top.section("soap")),
         tunnel=_tunnel(top.section("tunnel")),
@@ -324,6 +340,17 @@ def _http_url(r: Reader, key: str) -> str | None:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise r.error(f"expected an http:// or https:// URL, got {url!r}", key)
     return url
+
+
+def _outbox(r: Reader) -> Outbox:
+    outbox = Outbox(
+        enabled=r.boolean("enabled", True),
+        max_messages=r.number("max_messages", 1000, minimum=1, integer=True),
+        max_attempts=r.number("max_attempts", 5, minimum=1, integer=True),
+        retry_interval=r.number("retry_interval", 10.0, minimum=0.01),
+    )
+    r.done()
+    return outbox
 
 
 def _soap(r: Reader) -> Soap:

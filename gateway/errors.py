@@ -134,6 +134,14 @@ class Overloaded(LocalError):
     """Too many calls are queued for one leg; the newest is refused."""
 
     ocpp_code = "GenericError"
+    #: The configuration key whose bound was reached (the metric's label).
+    limit = "limits.max_queued_calls"
+
+
+class OutboxFull(Overloaded):
+    """The charger's outbox holds outbox.max_messages entries and none of them may be dropped."""
+
+    limit = "outbox.max_messages"
 
 
 class PeerUnavailable(GatewayError):

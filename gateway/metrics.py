@@ -263,20 +263,41 @@ class Metrics:
         self.overload_refusals = Counter(
             "gateway_overload_refusals",
             "Requests refused because a back-pressure bound was reached, by the configuration key of that "
-            "bound (limits.max_queued_calls|soap.max_concurrent_requests|tunnel.max_requests_in_flight)",
+            "bound (limits.max_queued_calls|outbox.max_messages|soap.max_concurrent_requests|"
+            "tunnel.max_requests_in_flight)",
             ["limit"],
             registry=r,
         )
         self.csms_away_calls = Counter(
             "gateway_csms_away_calls",
             "Charger calls made while the CSMS was unreachable, by action and policy (answered: by the gateway; "
-            "held: waits for the CSMS; refused: CALLERROR at once), see docs/reliability.md",
+            "queued: in the durable outbox, answered at once; held: waits for the CSMS in memory; refused: "
+            "CALLERROR at once), see docs/reliability.md",
             ["action", "policy"],
             registry=r,
         )
         self.csms_away_closes = Counter(
             "gateway_csms_away_closes",
             "Charger connections closed (1013) because the CSMS stayed unreachable for upstream.offline_close_after",
+            registry=r,
+        )
+        self.outbox_appended = Counter(
+            "gateway_outbox_appended",
+            "Calls put in a charger's durable outbox (the CSMS away, or earlier ones still waiting), by action",
+            ["action"],
+            registry=r,
+        )
+        self.outbox_replayed = Counter(
+            "gateway_outbox_replayed",
+            "Attempts at sending an outbox entry to the CSMS, by outcome (result|error|timeout|unavailable)",
+            ["outcome"],
+            registry=r,
+        )
+        self.outbox_dropped = Counter(
+            "gateway_outbox_dropped",
+            "Outbox entries removed undelivered, by reason (full: oldest meter sample dropped for room; refused: "
+            "outbox.max_attempts CALLERRORs; invalid: fails the schema; stale: queued for another upstream dialect)",
+            ["reason"],
             registry=r,
         )
         self.internal_errors = Counter(

@@ -36,6 +36,23 @@ routed blindly into the queue. Before any translation, while the CSMS leg is los
 
 The leg is not "lost" before its first leg_up: the adapter dials before it reads the charger, and a
 frame that races that first leg_up must wait like any other, not be refused.
+
+Outbox (docs/reliability.md, TRANSLATION.md 1.10): with an outbox limit, a transaction message that
+meets a lost CSMS (or a non-empty outbox, so that order is kept) is not held in memory but
+persisted (Enqueue, carried out before anything after it is sent) and answered at once:
+
+    pairing                  queued                                    persisted as
+    same JSON family         StopTransaction, MeterValues with a       the charger's call ("up:"), a
+                             transactionId; TransactionEvent           TransactionEvent with offline: true
+    1.x charger, 2.0.1 CSMS  StartTransaction too (the gateway owns    what the translation flow asks of the
+                             the 1.x id), Stop, MeterValues            CSMS ("up:"); each ask is answered {}
+    1.5 charger, 1.6 CSMS    StopTransaction, MeterValues              as above
+    2.0.1 charger, 1.6 CSMS  TransactionEvent                          the charger's call ("charger:"),
+                                                                       translated when replayed (the CSMS
+                                                                       assigns the 1.6 id then)
+
+The adapter replays the outbox in order when the CSMS leg is up (`replay`), one entry at a time;
+each ends with Replayed, and only then may the adapter remove it.
 """
 
 from __future__ import annotations
@@ -55,11 +72,14 @@ from gateway.core.session_types import (
     AwayCall,
     Command,
     Completed,
+    DropOldest,
     Dropped,
+    Enqueue,
     Leg,
     Pending,
     Received,
     Refused,
+    Replayed,
     Save,
     Send,
     Translator,
@@ -70,6 +90,7 @@ from gateway.errors import (
     GatewayError,
     LocalError,
     NotImplementedAction,
+    OutboxFull,
     Overloaded,
     PeerUnavailable,
     RemoteError,
@@ -87,6 +108,40 @@ _tuple: Final = tuple.__new__
 #: "Transaction-related messages", 2.0.1 block E), so they wait for the CSMS instead of being refused
 #: (MeterValues: only with a transactionId, checked apart).
 _TRANSACTION_ACTIONS: Final = frozenset({"StartTransaction", "StopTransaction", "TransactionEvent"})
+#: TransactionEvent Updated triggers that carry nothing but meter samples: what a full outbox may drop.
+_SAMPLE_TRIGGERS: Final = frozenset({"MeterValuePeriodic", "MeterValueClock"})
+
+
+def _droppable(action: str, payload: JsonObject) -> bool:
+    """Whether a full outbox may drop this entry: meter samples only, never a transaction's start or stop."""
+    if action == "MeterValues":
+        return True
+    return (action == "TransactionEvent" and payload.get("eventType") == "Updated"
+            and payload.get("triggerReason") in _SAMPLE_TRIGGERS)
+
+
+def _marked_offline(action: str, payload: JsonObject) -> JsonObject:
+    """TRANSLATION.md 1.10: a TransactionEvent the CSMS hears late says so."""
+    return {**payload, "offline": True} if action == "TransactionEvent" else payload
+
+
+def _late_refusal(answer: JsonObject) -> str:
+    """The token status of a replayed message's answer when it is not Accepted ("" otherwise)."""
+    info = answer.get("idTokenInfo") or answer.get("idTagInfo")
+    status = info.get("status") if isinstance(info, dict) else None
+    return "" if status in (None, "Accepted") else f"the CSMS answered the token {status}"
+
+
+def replay_id(seq: int, created_at: float) -> str:
+    """The message id of a replayed outbox entry: the same on every attempt, so a resend is recognisable."""
+    return f"outbox-{seq}-{int(created_at * 1000)}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Replay:
+    """Pending.flow of a replayed entry: its answer ends the replay instead of going to the charger."""
+
+    seq: int
 
 
 def _iso(seconds: float) -> str:
@@ -117,6 +172,7 @@ class ChargerSession:
         max_frame: int,
         new_id: Callable[[], str] | None = None,
         wall_clock: Callable[[], float] | None = None,
+        outbox_limit: int = 0,
     ) -> None:
         """Create the session.
 
@@ -131,6 +187,8 @@ class ChargerSession:
             new_id: mints message ids for calls the gateway builds (translation); a counter if omitted.
             wall_clock: seconds since the epoch, for the Heartbeat answered while the CSMS is away;
                 without it the session reads no clock and such a Heartbeat is refused like other calls.
+            outbox_limit: entries the charger's outbox may hold; 0 keeps no outbox (transaction
+                messages wait in memory while the CSMS is away). Needs wall_clock.
         """
         self._dialects = {Leg.CHARGER: charger_dialect, Leg.CSMS: upstream_dialect}
         # 1.6 over SOAP reaches the session as 1.6 JSON (gateway.soap decodes it): no translation needed.
@@ -146,6 +204,23 @@ class ChargerSession:
         self._wall_clock = wall_clock
         #: The CSMS leg was up and went down: charger calls follow the CSMS-away policy.
         self._csms_lost = False
+        self._outbox_limit = outbox_limit if wall_clock is not None else 0
+        #: What the charger's outbox holds (the adapter's store is the truth; set_outbox syncs).
+        self._backlog = 0
+        self._droppable_count = 0
+
+    def set_outbox(self, total: int, droppable: int) -> None:
+        """Tell the session what the charger's stored outbox holds (at start, and after removals)."""
+        self._backlog, self._droppable_count = total, droppable
+
+    @property
+    def backlog(self) -> int:
+        """Entries in the charger's outbox, as far as the session knows."""
+        return self._backlog
+
+    @property
+    def csms_up(self) -> bool:
+        return self._slots[Leg.CSMS].up
 
     @property
     def passthrough(self) -> bool:
@@ -246,8 +321,11 @@ class ChargerSession:
             self._refuse(leg, call.unique_id, action, exc)
             return
         # Before translation: the policy is about what the charger asked, whatever the CSMS speaks.
-        if self._csms_lost and leg is Leg.CHARGER and self._answered_while_away(call):
-            return
+        if leg is Leg.CHARGER and (self._csms_lost or self._backlog):
+            if self._outbox_limit and self._queued(call, now):
+                return
+            if self._csms_lost and self._answered_while_away(call):
+                return
         if not self._passthrough:
             self._start_flow(call, leg, now)
             return
@@ -280,8 +358,97 @@ class ChargerSession:
                      CsmsAway(f"the CSMS is unreachable; the gateway does not answer {action} in its place"))
         return True
 
+    # ---- outbox -------------------------------------------------------------------------
+
+    def _outbox_form(self, call: Call) -> str | None:
+        """How a charger call goes into the outbox: "up", "flow" or "charger"; None if it does not."""
+        action = call.action
+        if action == "MeterValues":
+            if call.payload.get("transactionId") is None:
+                return None
+        elif action not in _TRANSACTION_ACTIONS:
+            return None
+        if self._passthrough:
+            # The CSMS assigns a 1.x transactionId: a StartTransaction cannot be answered without it.
+            return None if action == "StartTransaction" else "up"
+        if self._dialects[Leg.CHARGER] is Dialect.OCPP201:
+            return "charger"  # its 1.6 ids come from the CSMS's StartTransaction answer, at replay
+        if action == "StartTransaction" and self._dialects[Leg.CSMS] is not Dialect.OCPP201:
+            return None  # 1.5 behind 1.6: the CSMS assigns the id
+        return "flow"
+
+    def _queued(self, call: Call, now: float) -> bool:
+        """Put a transaction message in the outbox and answer it; False if it is not one the outbox takes."""
+        form = self._outbox_form(call)
+        if form is None:
+            return False
+        action = call.action
+        if self._backlog >= self._outbox_limit:
+            if not self._droppable_count:
+                self._emit(AwayCall(action, "refused"))
+                self._refuse(Leg.CHARGER, call.unique_id, action, OutboxFull(
+                    f"the outbox holds {self._backlog} transaction messages (outbox.max_messages) and "
+                    "none of them may be dropped; the charger keeps this one"))
+                return True
+            self._emit(DropOldest(action))
+            self._backlog -= 1
+            self._droppable_count -= 1
+        self._emit(AwayCall(action, "queued"))
+        if form == "flow":
+            if self._translator is None:
+                return False
+            self._start_flow(call, Leg.CHARGER, now, offline=True)
+            return True
+        dialect = self._dialects[Leg.CSMS if form == "up" else Leg.CHARGER]
+        payload = _marked_offline(action, call.payload) if form == "up" else call.payload
+        self._append(action, payload, f"{form}:{dialect}")
+        answer: JsonObject = {}
+        try:
+            self._check_emitted(Leg.CHARGER, action, "response", answer)
+        except SchemaViolation as exc:  # pragma: no cover - every queued action's answer may be empty
+            self._refuse(Leg.CHARGER, call.unique_id, action, exc)
+            return True
+        message = CallResult(call.unique_id, answer)
+        self._emit(Send(Leg.CHARGER, ocppj.serialize(message), message, action))
+        return True
+
+    def _append(self, action: str, payload: JsonObject, kind: str) -> None:
+        assert self._wall_clock is not None  # an outbox limit needs it (__init__)
+        droppable = _droppable(action, payload)
+        self._emit(Enqueue(action, payload, kind, droppable, self._wall_clock()))
+        self._backlog += 1
+        self._droppable_count += droppable
+
+    def replay(self, seq: int, kind: str, action: str, payload: JsonObject, created_at: float, now: float) -> None:
+        """Send one outbox entry to the CSMS; Replayed tells how it ended.
+
+        Args:
+            seq: the entry's place in the outbox.
+            kind: how it was stored ("up:<dialect>" or "charger:<dialect>").
+            action: its action.
+            payload: its payload.
+            created_at: when it was queued (wall clock), part of its stable message id.
+            now: the current time.
+        """
+        form, _, dialect = kind.partition(":")
+        leg = Leg.CSMS if form == "up" else Leg.CHARGER
+        if form not in ("up", "charger") or dialect != self._dialects[leg]:
+            # Queued for another upstream dialect (the configuration changed since): it cannot be sent.
+            self._emit(Replayed(seq, action, "stale", f"queued as {kind}"))
+            return
+        call = Call(replay_id(seq, created_at), action, payload)
+        try:
+            schemas.validate(self._dialects[leg], action, "request", payload)
+        except GatewayError as exc:
+            self._emit(Replayed(seq, action, "invalid", str(exc)))
+            return
+        if form == "charger":
+            self._start_flow(call, Leg.CHARGER, now, replay=seq)
+            return
+        self._enqueue(Leg.CSMS, call, None, Leg.CHARGER, call.unique_id, action, now, now, _Replay(seq))
+
     def _enqueue(self, leg: Leg, call: Call, text: str | None, source: Leg, source_id: str, source_action: str,
-                 received_at: float, now: float, flow: _FlowRun | None = None) -> None:
+                 received_at: float, now: float, flow: _FlowRun | _Replay | None = None) -> None:
         """Send `call` on `leg` now if its slot is free, else queue it (bounded)."""
         slot = self._slots[leg]
         pending = _tuple(Pending, (call.unique_id, call.action, source, source_id, source_action, received_at,
@@ -294,7 +461,7 @@ class ChargerSession:
             )
         elif len(slot.queue) >= self._max_queued:
             error = Overloaded(f"{len(slot.queue)} calls already wait for the {leg}")
-            if isinstance(pending.flow, _FlowRun):
+            if pending.flow is not None:
                 self._fail(pending, error, now, "error")
             else:
                 self._refuse(pending.source, pending.source_id, pending.source_action, error)
@@ -322,7 +489,8 @@ class ChargerSession:
 
     # ---- translation flows --------------------------------------------------------------
 
-    def _start_flow(self, call: Call, origin: Leg, now: float) -> None:
+    def _start_flow(self, call: Call, origin: Leg, now: float, *, offline: bool = False,
+                    replay: int | None = None) -> None:
         if self._translator is None:
             error = NotImplementedAction(
                 f"translation {self._dialects[origin]} -> {self._dialects[origin.other]} is not available"
@@ -333,9 +501,13 @@ class ChargerSession:
             flow = self._translator.flow(call, origin, now)
         except GatewayError as exc:
             self._flush_writes()
+            if replay is not None:
+                self._emit(Replayed(replay, call.action, "invalid", str(exc)))
+                return
             self._refuse(origin, call.unique_id, call.action, exc)
             return
-        self._advance(_FlowRun(flow, origin, call.unique_id, call.action, now), None, now)
+        self._advance(_FlowRun(flow, origin, call.unique_id, call.action, now, offline=offline, replay=replay),
+                      None, now)
 
     def _advance(self, run: _FlowRun, value: Reply | None, now: float) -> None:
         """Drive a flow until it waits for a reply or ends; every write it made is saved first."""
@@ -349,7 +521,8 @@ class ChargerSession:
                 return
             except GatewayError as exc:
                 self._flush_writes()
-                self._end_flow_with_error(run, exc, now)
+                failed_call = value is not None and value.error is not None
+                self._end_flow_with_error(run, exc, now, replay_outcome=run.failure if failed_call else None)
                 return
             except Exception as exc:  # a bug in a flow must not take the charger down: answer and move on
                 self._flush_writes()
@@ -369,13 +542,29 @@ class ChargerSession:
                 run.flow.close()
                 self._end_flow_with_error(run, exc, now, blame=step.leg.other)
                 return
+            if run.offline and step.leg is Leg.CSMS:
+                value = self._queue_step(step.action, step.payload)
+                continue
             call = Call(self._new_id(), step.action, step.payload)
             self._enqueue(step.leg, call, None, run.source, run.source_id, run.source_action, run.received_at,
                           now, run)
             return
 
+    def _queue_step(self, action: str, payload: JsonObject) -> Reply:
+        """An offline flow's call to the CSMS goes into the outbox; the flow goes on as if answered {}."""
+        try:
+            self._check_emitted(Leg.CSMS, action, "response", {})
+        except SchemaViolation:
+            # Only an answer the CSMS alone can give (an id) would let the flow go on: the charger retries.
+            return Reply(error=CallError("", "GenericError", f"the CSMS is unreachable and {action} needs its answer"))
+        self._append(action, _marked_offline(action, payload), f"up:{self._dialects[Leg.CSMS]}")
+        return Reply(payload={})
+
     def _answer_flow(self, run: _FlowRun, payload: JsonObject, now: float) -> None:
         run.answered = True
+        if run.replay is not None:
+            self._emit(Replayed(run.replay, run.source_action, "result", ""))
+            return
         try:
             self._check_emitted(run.source, run.source_action, "response", payload)
         except SchemaViolation as exc:
@@ -387,8 +576,18 @@ class ChargerSession:
         self._emit(Send(run.source, ocppj.serialize(message), message, run.source_action))
         self._emit(Completed(run.source_action, run.source, now - run.received_at, "result"))
 
-    def _end_flow_with_error(self, run: _FlowRun, error: GatewayError, now: float, blame: Leg | None = None) -> None:
-        """End a flow that failed; `blame` is the leg whose message the error concerns (default: source)."""
+    def _end_flow_with_error(self, run: _FlowRun, error: GatewayError, now: float, blame: Leg | None = None,
+                             replay_outcome: str | None = None) -> None:
+        """End a flow that failed; `blame` is the leg whose message the error concerns (default: source).
+
+        replay_outcome: for a replayed entry, how its call failed (error, timeout, unavailable); None
+        when the failure is the gateway's own (the entry can never be sent: invalid).
+        """
+        if run.replay is not None:
+            if not run.answered:
+                run.answered = True
+                self._emit(Replayed(run.replay, run.source_action, replay_outcome or "invalid", str(error)))
+            return
         self._emit(Refused(blame or run.source, run.source_action, error))
         if run.answered:
             return
@@ -414,7 +613,10 @@ class ChargerSession:
         if isinstance(reply, CallResult):
             self._on_result(leg, pending, reply, text, now)
         elif isinstance(pending.flow, _FlowRun):
+            pending.flow.failure = "error"
             self._advance(pending.flow, Reply(error=reply), now)
+        elif isinstance(pending.flow, _Replay):
+            self._emit(Replayed(pending.flow.seq, pending.action, "error", reply.error_code))
         else:
             self._answer_error(pending, reply, now)
         if slot.queue:  # nothing to pump otherwise
@@ -427,7 +629,10 @@ class ChargerSession:
             self._emit(Refused(leg, pending.action, exc))
             self._fail(pending, exc, now, "error")
             return
-        if isinstance(pending.flow, _FlowRun):
+        if pending.flow is not None:
+            if isinstance(pending.flow, _Replay):
+                self._emit(Replayed(pending.flow.seq, pending.action, "result", _late_refusal(reply.payload)))
+                return
             self._advance(pending.flow, Reply(payload=reply.payload), now)
             return
         # Pass-through: the very text the peer sent goes on, so ids and payloads stay unchanged.
@@ -475,9 +680,14 @@ class ChargerSession:
 
     def _fail(self, pending: Pending, error: GatewayError, now: float, outcome: str) -> None:
         """The call could not be completed: its flow hears of it, or its source gets a CALLERROR."""
-        if isinstance(pending.flow, _FlowRun):
+        flow = pending.flow
+        if isinstance(flow, _FlowRun):
+            flow.failure = outcome
             code = error.ocpp_code
-            self._advance(pending.flow, Reply(error=CallError(pending.out_id, code, str(error))), now)
+            self._advance(flow, Reply(error=CallError(pending.out_id, code, str(error))), now)
+            return
+        if isinstance(flow, _Replay):
+            self._emit(Replayed(flow.seq, pending.action, outcome, str(error)))
             return
         self._send_error(pending.source, pending.source_id, pending.source_action, error)
         self._emit(Completed(pending.source_action, pending.source, now - pending.received_at, outcome))
@@ -502,6 +712,12 @@ class _FlowRun:
     source_action: str
     received_at: float
     answered: bool = False
+    #: Its CSMS calls go into the outbox (the CSMS is away); each is taken as answered {}.
+    offline: bool = False
+    #: The outbox entry this flow replays: its answer ends the replay instead of going to the charger.
+    replay: int | None = None
+    #: How its last failed call failed (error, timeout, unavailable), for a replay's outcome.
+    failure: str = "error"
 
 
 class InternalBug(LocalError):
@@ -513,12 +729,15 @@ __all__ = [
     "ChargerSession",
     "Command",
     "Completed",
+    "DropOldest",
     "Dropped",
+    "Enqueue",
     "InternalBug",
     "Leg",
     "Pending",
     "Received",
     "Refused",
+    "Replayed",
     "Save",
     "Send",
     "Translator",

@@ -92,13 +92,42 @@ class Dropped(NamedTuple):
 
 
 class AwayCall(NamedTuple):
-    """A charger call met the CSMS-away policy: policy is answered (locally), held (waits) or refused."""
+    """A charger call met the CSMS-away policy: answered (locally), queued (outbox), held (waits) or refused."""
 
     action: str
     policy: str
 
 
-Command = Send | Save | Received | Completed | Refused | Dropped | AwayCall
+class Enqueue(NamedTuple):
+    """Append a call to the charger's durable outbox before anything after it is sent.
+
+    kind is "up:<dialect>" (a call ready for the CSMS) or "charger:<dialect>" (a charger call,
+    translated when it is replayed); created_at is wall-clock seconds.
+    """
+
+    action: str
+    payload: Any
+    kind: str
+    droppable: bool
+    created_at: float
+
+
+class DropOldest(NamedTuple):
+    """The outbox is full: remove its oldest droppable entry (a meter sample) to make room."""
+
+    action: str
+
+
+class Replayed(NamedTuple):
+    """A replayed outbox entry ended: result, error (detail: the code), timeout, unavailable, invalid or stale."""
+
+    seq: int
+    action: str
+    outcome: str
+    detail: str
+
+
+Command = Send | Save | Received | Completed | Refused | Dropped | AwayCall | Enqueue | DropOldest | Replayed
 
 
 class Translator(Protocol):

@@ -25,11 +25,14 @@ from gateway.core.session import (
     ChargerSession,
     Command,
     Completed,
+    DropOldest,
     Dropped,
+    Enqueue,
     InternalBug,
     Leg,
     Received,
     Refused,
+    Replayed,
     Save,
     Send,
     Translator,
@@ -48,6 +51,10 @@ CLOSE_GOING_AWAY: Final = 1001
 CLOSE_POLICY: Final = 1008
 CLOSE_TRY_AGAIN_LATER: Final = 1013
 _BINARY: Final = "OCPP-J frames must be WebSocket text frames"
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def _head(data: bytes) -> str:
@@ -75,6 +82,9 @@ class SessionRunner:
         self._closing = False
         #: CSMS-away policies already logged in the current outage (a Heartbeat per minute is not news).
         self._away_logged: set[str] = set()
+        #: The outbox replay (one at a time), and the outcome of the entry it is waiting for.
+        self._drain_task: asyncio.Task[None] | None = None
+        self._replay_wait: tuple[int, asyncio.Future[tuple[str, str]]] | None = None
         self.done = asyncio.Event()
 
     def _new_session(self, translator: Translator | None) -> ChargerSession:
@@ -89,6 +99,7 @@ class SessionRunner:
             max_frame=config.limits.max_frame_bytes,
             new_id=lambda: str(uuid.uuid4()),
             wall_clock=time.time,
+            outbox_limit=config.outbox.max_messages if config.outbox.enabled else 0,
         )
 
     async def run(self) -> None:
@@ -99,6 +110,9 @@ class SessionRunner:
             if self.dialect.json_family != self._ctx.config.upstream.dialect.json_family:
                 # Translation state is loaded before the first frame is read, so nothing races it.
                 self._session = self._new_session(await self._ctx.make_translator(self.charge_box_id, self.dialect))
+            # What an earlier connection (or process) queued is replayed once the CSMS leg is up, even
+            # with outbox.enabled turned off since: nothing acknowledged is left behind.
+            self._session.set_outbox(*await self._ctx.store.outbox_counts(self.charge_box_id))
             await self._serve()
         except Exception:
             metrics.internal_errors.inc()
@@ -135,6 +149,8 @@ class SessionRunner:
             # close handshake runs to the end, and the reader then finishes by itself.
             await self._close_upstream(CLOSE_GOING_AWAY, "charger disconnected")
             upstream_task.cancel()
+            if self._drain_task is not None:
+                self._drain_task.cancel()
 
     async def _refuse_charger(self, code: int, reason: str) -> None:
         self.log.warning("upstream connection failed, closing the charger: %s", reason)
@@ -161,6 +177,7 @@ class SessionRunner:
             self.log.info("upstream connected (%s)", self._ctx.config.upstream.dialect)
             try:
                 await self._feed(partial(self._session.leg_up, Leg.CSMS))
+                self._start_drain()
                 clean = await self._read_upstream(ws)
             finally:
                 self._ctx.metrics.upstream_connected.dec()
@@ -226,6 +243,74 @@ class SessionRunner:
             self._ctx.metrics.upstream_reconnects.inc()
             return ws
         return None
+
+    # ---- outbox replay ------------------------------------------------------------------
+
+    def _start_drain(self) -> None:
+        if self._session.backlog and self._drain_task is None and self._tasks is not None and not self._closing:
+            self._drain_task = self._tasks.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Replay the charger's outbox to the CSMS, oldest first, one entry at a time (docs/reliability.md).
+
+        An entry leaves the store only once the CSMS has answered it (or it is dropped, logged and
+        counted); a crash before that replays it again, under the same message id.
+        """
+        store, config = self._ctx.store, self._ctx.config.outbox
+        session, attempts = self._session, 0
+        self.log.info("replaying %d queued message(s) to the CSMS", session.backlog)
+        try:
+            while not self._closing and session.csms_up and session.backlog:
+                entries = await store.outbox_peek(self.charge_box_id, 1)
+                if not entries:
+                    await self._sync_outbox()
+                    continue
+                entry = entries[0]
+                outcome, detail = await self._replay(entry.seq, partial(
+                    session.replay, entry.seq, entry.kind, entry.action, entry.payload, entry.created_at))
+                if outcome == "unavailable":
+                    return  # the CSMS leg went down: the next leg_up starts again from this entry
+                if outcome == "timeout":
+                    self.log.warning("the CSMS did not answer queued %s; sending it again", entry.action)
+                    continue
+                if outcome == "error":
+                    attempts += 1
+                    if attempts < config.max_attempts:
+                        self.log.warning("the CSMS refused queued %s (%s, attempt %d of %d); retrying in %g s",
+                                         entry.action, detail, attempts, config.max_attempts, config.retry_interval)
+                        await asyncio.sleep(config.retry_interval)
+                        continue
+                    outcome = "refused"
+                if outcome != "result":
+                    self._ctx.metrics.outbox_dropped.labels(outcome).inc()
+                    self.log.error("dropped queued %s (%s): %s", entry.action, outcome, detail)
+                elif detail:
+                    # The charger was told Accepted when the message was queued; the CSMS disagrees late.
+                    self.log.warning("queued %s delivered, but %s (the transaction is not stopped by the "
+                                     "gateway)", entry.action, detail)
+                attempts = 0
+                async with self._lock:
+                    await store.outbox_remove(self.charge_box_id, entry.seq)
+                    await self._sync_outbox()
+            if not session.backlog:
+                self.log.info("outbox replayed")
+        finally:
+            self._drain_task = None
+            self._replay_wait = None
+
+    async def _replay(self, seq: int, event: Callable[[float], None]) -> tuple[str, str]:
+        """Feed one replay to the session and wait for its Replayed."""
+        future: asyncio.Future[tuple[str, str]] = asyncio.get_running_loop().create_future()
+        self._replay_wait = (seq, future)
+        await self._feed(event)
+        outcome, detail = await future
+        if outcome in ("result", "error", "timeout", "unavailable"):
+            self._ctx.metrics.outbox_replayed.labels(outcome).inc()
+        return outcome, detail
+
+    async def _sync_outbox(self) -> None:
+        """The session learns what the store holds; the caller holds the lock (or no command can race it)."""
+        self._session.set_outbox(*await self._ctx.store.outbox_counts(self.charge_box_id))
 
     async def _close_upstream(self, code: int, reason: str) -> None:
         ws = self._upstream
@@ -308,6 +393,19 @@ class SessionRunner:
                 histogram.observe(seconds)
             elif type(command) is Save:
                 await self._ctx.store.set_value(self.charge_box_id, command.key, command.value)
+            elif type(command) is Enqueue:
+                # Durable before the charger's answer (a later command) is sent: acknowledged means stored.
+                await self._ctx.store.outbox_append(self.charge_box_id, command.action, command.payload,
+                                                   command.created_at, command.droppable, command.kind)
+                metrics.outbox_appended.labels(action_label(self._leg_dialect(Leg.CSMS if command.kind.startswith(
+                    "up:") else Leg.CHARGER), command.action)).inc()
+            elif type(command) is DropOldest:
+                dropped = await self._ctx.store.outbox_drop_oldest_droppable(self.charge_box_id)
+                if dropped is not None:
+                    metrics.outbox_dropped.labels("full").inc()
+                    self.log.warning("outbox full (outbox.max_messages): dropped the oldest queued meter sample "
+                                     "(%s of %s) for a new %s", dropped.action, _iso(dropped.created_at),
+                                     command.action)
             else:
                 self._note(command)
         self._schedule_tick(loop)
@@ -320,6 +418,10 @@ class SessionRunner:
                 self._log_refusal(leg, action, error)
             case AwayCall(action, policy):
                 self._note_away(action, policy)
+            case Replayed(seq, _, outcome, detail):
+                wait = self._replay_wait
+                if wait is not None and wait[0] == seq and not wait[1].done():
+                    wait[1].set_result((outcome, detail))
             case Dropped(leg, unique_id, late):
                 metrics.replies_dropped.labels(leg, "late" if late else "unknown").inc()
                 self.log.info("dropped %s reply %s from the %s: no call outstanding with that id",
@@ -328,7 +430,12 @@ class SessionRunner:
     def _note_away(self, action: str, policy: str) -> None:
         """Count a call met by the CSMS-away policy; refusals are logged as such (Refused follows)."""
         self._ctx.metrics.csms_away_calls.labels(action_label(self.dialect, action), policy).inc()
-        if policy == "held":
+        if policy == "queued":
+            if policy not in self._away_logged:
+                self._away_logged.add(policy)
+                self.log.info("transaction messages go to the outbox (answered by the gateway, replayed in order "
+                              "when the CSMS takes them): first %s", action)
+        elif policy == "held":
             # Each one: a held transaction message is what an operator looks for after an outage.
             self.log.info("CSMS unreachable: %s waits for it (up to upstream.response_timeout)", action)
         elif policy == "answered" and policy not in self._away_logged:
@@ -349,7 +456,7 @@ class SessionRunner:
             self.log.error("refused %s from the %s: %s", action or "frame", leg, error)
             return
         if isinstance(error, Overloaded):
-            metrics.overload_refusals.labels("limits.max_queued_calls").inc()
+            metrics.overload_refusals.labels(error.limit).inc()
         if isinstance(error, RemoteError) and error.ocpp_code.endswith(("ConstraintViolation", "FormatViolation")):
             metrics.schema_violations.labels("inbound", dialect, action_label(dialect, action)).inc()
         self.log.warning("refused %s from the %s: %s", action or "frame", leg, error)

@@ -306,6 +306,9 @@ class StateStore(Protocol):
     async def outbox_drop_oldest_droppable(self, charge_box_id: str) -> OutboxEntry | None:
         """Removes and returns the charger's oldest droppable entry, or None if there is none."""
 
+    async def outbox_counts(self, charge_box_id: str) -> tuple[int, int]:
+        """Returns how many entries the charger's outbox holds, and how many of them are droppable."""
+
     async def get_value(self, charge_box_id: str, key: str) -> JsonValue:
         """Returns the charger's value under key, or None if unset."""
 

@@ -366,6 +366,11 @@ class SqliteStore:
         row = await self._run(lambda conn: fetch_one(conn, sql, charge_box_id))
         return 0 if row is None else int(row[0])
 
+    async def outbox_counts(self, charge_box_id: str) -> tuple[int, int]:
+        sql = "SELECT COUNT(*), COALESCE(SUM(droppable), 0) FROM outbox WHERE charge_box_id = ?"
+        row = await self._run(lambda conn: fetch_one(conn, sql, charge_box_id))
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
     async def outbox_drop_oldest_droppable(self, charge_box_id: str) -> OutboxEntry | None:
         sql = f"{OUTBOX_SELECT} WHERE charge_box_id = ? AND droppable = 1 ORDER BY seq LIMIT 1"
 

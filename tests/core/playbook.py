@@ -12,10 +12,13 @@ from gateway.core.session import (
     ChargerSession,
     Command,
     Completed,
+    DropOldest,
     Dropped,
+    Enqueue,
     Leg,
     Received,
     Refused,
+    Replayed,
     Send,
     Translator,
 )
@@ -64,6 +67,12 @@ def readable(command: Command) -> tuple[Any, ...]:
             return ("dropped", leg.value, unique_id, late)
         case AwayCall(action, policy):
             return ("away", action, policy)
+        case Enqueue(action, payload, kind, droppable, _):
+            return ("enqueue", kind, action, payload, droppable)
+        case DropOldest(action):
+            return ("drop_oldest", action)
+        case Replayed(seq, action, outcome, _):
+            return ("replayed", seq, action, outcome)
     raise AssertionError(f"unknown command {command!r}")
 
 
@@ -82,6 +91,7 @@ class Playbook:
         max_queued: int = 2,
         max_frame: int = 4096,
         wall_clock: Callable[[], float] | None = None,
+        outbox_limit: int = 0,
     ) -> None:
         self.session = ChargerSession(
             charger,
@@ -92,6 +102,7 @@ class Playbook:
             max_queued=max_queued,
             max_frame=max_frame,
             wall_clock=wall_clock,
+            outbox_limit=outbox_limit,
         )
         #: The raw commands of the last step, for tests that look past the readable form.
         self.raw: list[Command] = []
@@ -124,6 +135,12 @@ class Playbook:
     def down(self, leg: Leg, now: float = 0.0) -> list[tuple[Any, ...]]:
         """The leg disconnects."""
         self.session.leg_down(leg, now)
+        return self._drain()
+
+    def replay(self, seq: int, kind: str, frame: list[Any], created_at: float = 0.0,
+               now: float = 0.0) -> list[tuple[Any, ...]]:
+        """The adapter replays outbox entry `seq`: `frame` is the [2, id, action, payload] it holds."""
+        self.session.replay(seq, kind, frame[2], frame[3], created_at, now)
         return self._drain()
 
     def tick(self, now: float) -> list[tuple[Any, ...]]:

@@ -36,10 +36,10 @@ def log() -> Iterator[LogWatch]:
 
 async def _connected_then_csms_gone(
     csms: Csms, start_gateway: GatewayFactory, log: LogWatch, dialect: str = "ocpp1.6",
-    upstream: str = "ocpp1.6", **upstream_config: float,
+    upstream: str = "ocpp1.6", outbox: dict[str, bool] | None = None, **upstream_config: float,
 ) -> tuple[Gateway, Charger]:
     """A charger connected through the gateway, whose CSMS then vanished (the gateway has noticed)."""
-    gateway = await start_gateway(csms.url, upstream, upstream=upstream_config)
+    gateway = await start_gateway(csms.url, upstream, upstream=upstream_config, outbox=outbox or {})
     charger = await connect_charger(charger_url(gateway), "CB1", dialect)
     await csms.next_connection()
     await csms.vanish()
@@ -106,12 +106,13 @@ async def test_calls_only_the_csms_can_answer_are_refused_at_once(
     await charger.close()
 
 
-async def test_stop_transaction_waits_and_reaches_the_csms_when_it_is_back(
+async def test_without_the_outbox_stop_transaction_waits_and_reaches_the_csms_when_it_is_back(
     csms: Csms, start_gateway: GatewayFactory, log: LogWatch
 ) -> None:
-    """A transaction message made while the CSMS is away waits for it (up to upstream.response_timeout):
-    when the CSMS is back on the same URL in time, it gets the message and the charger its answer."""
-    gateway, charger = await _connected_then_csms_gone(csms, start_gateway, log, response_timeout=30)
+    """With outbox.enabled false a transaction message made while the CSMS is away waits for it (up to
+    upstream.response_timeout): when the CSMS is back in time, it gets the message and the charger its answer."""
+    gateway, charger = await _connected_then_csms_gone(csms, start_gateway, log, outbox={"enabled": False},
+                                                       response_timeout=30)
     stop = c16.StopTransaction(meter_stop=1200, timestamp="2026-01-01T10:00:00Z", transaction_id=7)
     reply = asyncio.create_task(charger.cp.call(stop, suppress=False))
     await log.wait_for("StopTransaction waits for it")

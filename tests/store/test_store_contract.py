@@ -449,6 +449,16 @@ async def test_outbox_entry_keeps_its_fields(store: StateStore) -> None:
     assert (peeked.action, peeked.kind, peeked.droppable) == ("StopTransaction", "tx_ref", False)
 
 
+async def test_outbox_counts_tell_total_and_droppable_per_charger(store: StateStore) -> None:
+    """The counts are the charger's own: how many entries, and how many a full outbox may drop."""
+    assert await store.outbox_counts("CB1") == (0, 0)
+    await store.outbox_append("CB1", "StartTransaction", {}, 1.0, False)
+    await store.outbox_append("CB1", "MeterValues", {}, 2.0, True)
+    await store.outbox_append("CB1", "MeterValues", {}, 3.0, True)
+    await store.outbox_append("CB2", "MeterValues", {}, 4.0, True)
+    assert await store.outbox_counts("CB1") == (3, 2)
+
+
 async def test_outbox_remove_deletes_one_entry(store: StateStore) -> None:
     """Removing an entry leaves the others, and removing it again reports False."""
     first = await store.outbox_append("CB1", "A", {}, 1.0, True)
