@@ -96,6 +96,8 @@ class Outbox:
     max_attempts: int = 5
     #: Seconds between attempts at a replayed entry the CSMS answered with a CALLERROR.
     retry_interval: float = 10.0
+    #: Stop a running transaction whose token the CSMS refuses in its answer to a replayed event.
+    stop_on_late_refusal: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +350,7 @@ def _outbox(r: Reader) -> Outbox:
         max_messages=r.number("max_messages", 1000, minimum=1, integer=True),
         max_attempts=r.number("max_attempts", 5, minimum=1, integer=True),
         retry_interval=r.number("retry_interval", 10.0, minimum=0.01),
+        stop_on_late_refusal=r.boolean("stop_on_late_refusal", True),
     )
     r.done()
     return outbox

@@ -76,6 +76,7 @@ from gateway.core.session_types import (
     Dropped,
     Enqueue,
     Leg,
+    OwnCall,
     Pending,
     Received,
     Refused,
@@ -112,6 +113,11 @@ _TRANSACTION_ACTIONS: Final = frozenset({"StartTransaction", "StopTransaction", 
 _SAMPLE_TRIGGERS: Final = frozenset({"MeterValuePeriodic", "MeterValueClock"})
 
 
+def _is_transaction_message(call: Call) -> bool:
+    action = call.action
+    return action in _TRANSACTION_ACTIONS or (action == "MeterValues" and "transactionId" in call.payload)
+
+
 def _droppable(action: str, payload: JsonObject) -> bool:
     """Whether a full outbox may drop this entry: meter samples only, never a transaction's start or stop."""
     if action == "MeterValues":
@@ -142,6 +148,15 @@ class _Replay:
     """Pending.flow of a replayed entry: its answer ends the replay instead of going to the charger."""
 
     seq: int
+    #: The entry's payload: a late refusal's stop names its transaction.
+    payload: JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class _Own:
+    """Pending.flow of a call the gateway makes itself: its answer goes to the log, nowhere else."""
+
+    action: str
 
 
 def _iso(seconds: float) -> str:
@@ -173,6 +188,7 @@ class ChargerSession:
         new_id: Callable[[], str] | None = None,
         wall_clock: Callable[[], float] | None = None,
         outbox_limit: int = 0,
+        stop_on_late_refusal: bool = True,
     ) -> None:
         """Create the session.
 
@@ -189,6 +205,8 @@ class ChargerSession:
                 without it the session reads no clock and such a Heartbeat is refused like other calls.
             outbox_limit: entries the charger's outbox may hold; 0 keeps no outbox (transaction
                 messages wait in memory while the CSMS is away). Needs wall_clock.
+            stop_on_late_refusal: when the CSMS's answer to a replayed transaction event refuses the
+                token the gateway accepted, stop the transaction at the charger (TRANSLATION.md 1.10).
         """
         self._dialects = {Leg.CHARGER: charger_dialect, Leg.CSMS: upstream_dialect}
         # 1.6 over SOAP reaches the session as 1.6 JSON (gateway.soap decodes it): no translation needed.
@@ -205,13 +223,26 @@ class ChargerSession:
         #: The CSMS leg was up and went down: charger calls follow the CSMS-away policy.
         self._csms_lost = False
         self._outbox_limit = outbox_limit if wall_clock is not None else 0
+        self._stop_on_late_refusal = stop_on_late_refusal
         #: What the charger's outbox holds (the adapter's store is the truth; set_outbox syncs).
         self._backlog = 0
         self._droppable_count = 0
+        #: Transaction messages the outbox does not take, waiting for it to empty (order is kept).
+        self._behind: deque[tuple[Pending, Call]] = deque()
 
-    def set_outbox(self, total: int, droppable: int) -> None:
-        """Tell the session what the charger's stored outbox holds (at start, and after removals)."""
+    def set_outbox(self, total: int, droppable: int, now: float = 0.0) -> None:
+        """Tell the session what the charger's stored outbox holds (at start, and after removals).
+
+        Once it is empty, the transaction messages that waited behind it (ones the outbox does not
+        take, such as a pass-through StartTransaction) go on to the CSMS, in order.
+        """
         self._backlog, self._droppable_count = total, droppable
+        while not total and self._behind:
+            pending, call = self._behind.popleft()
+            if now >= pending.deadline:
+                self._fail(pending, PeerUnavailable("the call waited too long behind the outbox"), now, "timeout")
+                continue
+            self._enqueue(Leg.CSMS, call, None, Leg.CHARGER, call.unique_id, call.action, pending.received_at, now)
 
     @property
     def backlog(self) -> int:
@@ -296,6 +327,10 @@ class ChargerSession:
             self._pump(leg, now)
             if not slot.up:
                 self._expire_queue(leg, now)
+        behind = self._behind
+        while behind and now >= behind[0][0].deadline:
+            pending, _ = behind.popleft()
+            self._fail(pending, PeerUnavailable("the call waited too long behind the outbox"), now, "timeout")
 
     def next_deadline(self) -> float | None:
         """The earliest time at which `tick` has work to do, or None."""
@@ -308,6 +343,8 @@ class ChargerSession:
                 deadline = slot.queue[0][0].deadline
                 if earliest is None or deadline < earliest:
                     earliest = deadline
+        if self._behind and (earliest is None or self._behind[0][0].deadline < earliest):
+            earliest = self._behind[0][0].deadline
         return earliest
 
     # ---- calls --------------------------------------------------------------------------
@@ -324,6 +361,9 @@ class ChargerSession:
         if leg is Leg.CHARGER and (self._csms_lost or self._backlog):
             if self._outbox_limit and self._queued(call, now):
                 return
+            if self._backlog and _is_transaction_message(call):
+                self._wait_behind_outbox(call, now)
+                return
             if self._csms_lost and self._answered_while_away(call):
                 return
         if not self._passthrough:
@@ -331,10 +371,23 @@ class ChargerSession:
             return
         self._enqueue(_OTHER[leg], call, text, leg, call.unique_id, action, now, now)
 
+    def _wait_behind_outbox(self, call: Call, now: float) -> None:
+        """A transaction message the outbox does not take must not overtake it: it waits until it is empty."""
+        if self._csms_lost:
+            self._emit(AwayCall(call.action, "held"))
+        if len(self._behind) >= self._max_queued:
+            self._refuse(Leg.CHARGER, call.unique_id, call.action,
+                         Overloaded(f"{len(self._behind)} calls already wait behind the outbox"))
+            return
+        slot = self._slots[Leg.CSMS]
+        pending = Pending(call.unique_id, call.action, Leg.CHARGER, call.unique_id, call.action, now,
+                          now + slot.timeout)
+        self._behind.append((pending, call))
+
     def _answered_while_away(self, call: Call) -> bool:
         """Apply the CSMS-away policy to a charger call; False if it is to be routed (and wait) as usual."""
         action = call.action
-        if action in _TRANSACTION_ACTIONS or (action == "MeterValues" and "transactionId" in call.payload):
+        if _is_transaction_message(call):
             self._emit(AwayCall(action, "held"))
             return False
         if action == "Heartbeat" and self._wall_clock is not None:
@@ -443,12 +496,37 @@ class ChargerSession:
             self._emit(Replayed(seq, action, "invalid", str(exc)))
             return
         if form == "charger":
-            self._start_flow(call, Leg.CHARGER, now, replay=seq)
+            self._start_flow(call, Leg.CHARGER, now, replay=seq, replay_payload=payload)
             return
-        self._enqueue(Leg.CSMS, call, None, Leg.CHARGER, call.unique_id, action, now, now, _Replay(seq))
+        self._enqueue(Leg.CSMS, call, None, Leg.CHARGER, call.unique_id, action, now, now, _Replay(seq, payload))
+
+    def _after_replay(self, seq: int, action: str, entry: JsonObject, answer: JsonObject, now: float) -> None:
+        """A replayed entry was answered: report it, and stop its transaction if the CSMS refused the token late.
+
+        TRANSLATION.md 1.10: the charger was answered (Accepted) when the entry was queued; a refusal that
+        comes with the replay stops a transaction still running (RequestStopTransaction; behind the 2.0.1
+        CSMS a 1.x charger gets it translated, RemoteStopTransaction with its own id).
+        """
+        refusal = _late_refusal(answer)
+        self._emit(Replayed(seq, action, "result", refusal))
+        if not (refusal and self._stop_on_late_refusal and action == "TransactionEvent"):
+            return
+        info = entry.get("transactionInfo")
+        if entry.get("eventType") == "Ended" or not isinstance(info, dict):
+            return
+        call = Call(self._new_id(), "RequestStopTransaction", {"transactionId": info.get("transactionId")})
+        if self._dialects[Leg.CHARGER] is not Dialect.OCPP201:
+            self._start_flow(call, Leg.CSMS, now, own=True)
+            return
+        try:
+            self._check_emitted(Leg.CHARGER, call.action, "request", call.payload)
+        except SchemaViolation as exc:
+            self._emit(OwnCall(call.action, "invalid", str(exc)))
+            return
+        self._enqueue(Leg.CHARGER, call, None, Leg.CSMS, call.unique_id, call.action, now, now, _Own(call.action))
 
     def _enqueue(self, leg: Leg, call: Call, text: str | None, source: Leg, source_id: str, source_action: str,
-                 received_at: float, now: float, flow: _FlowRun | _Replay | None = None) -> None:
+                 received_at: float, now: float, flow: _FlowRun | _Replay | _Own | None = None) -> None:
         """Send `call` on `leg` now if its slot is free, else queue it (bounded)."""
         slot = self._slots[leg]
         pending = _tuple(Pending, (call.unique_id, call.action, source, source_id, source_action, received_at,
@@ -490,7 +568,7 @@ class ChargerSession:
     # ---- translation flows --------------------------------------------------------------
 
     def _start_flow(self, call: Call, origin: Leg, now: float, *, offline: bool = False,
-                    replay: int | None = None) -> None:
+                    replay: int | None = None, replay_payload: JsonObject | None = None, own: bool = False) -> None:
         if self._translator is None:
             error = NotImplementedAction(
                 f"translation {self._dialects[origin]} -> {self._dialects[origin.other]} is not available"
@@ -504,10 +582,14 @@ class ChargerSession:
             if replay is not None:
                 self._emit(Replayed(replay, call.action, "invalid", str(exc)))
                 return
+            if own:
+                self._emit(OwnCall(call.action, "invalid", str(exc)))
+                return
             self._refuse(origin, call.unique_id, call.action, exc)
             return
-        self._advance(_FlowRun(flow, origin, call.unique_id, call.action, now, offline=offline, replay=replay),
-                      None, now)
+        run = _FlowRun(flow, origin, call.unique_id, call.action, now, offline=offline, replay=replay,
+                       replay_payload=replay_payload, own=own)
+        self._advance(run, None, now)
 
     def _advance(self, run: _FlowRun, value: Reply | None, now: float) -> None:
         """Drive a flow until it waits for a reply or ends; every write it made is saved first."""
@@ -563,7 +645,10 @@ class ChargerSession:
     def _answer_flow(self, run: _FlowRun, payload: JsonObject, now: float) -> None:
         run.answered = True
         if run.replay is not None:
-            self._emit(Replayed(run.replay, run.source_action, "result", ""))
+            self._after_replay(run.replay, run.source_action, run.replay_payload or {}, payload, now)
+            return
+        if run.own:
+            self._emit(OwnCall(run.source_action, "result", ""))
             return
         try:
             self._check_emitted(run.source, run.source_action, "response", payload)
@@ -587,6 +672,11 @@ class ChargerSession:
             if not run.answered:
                 run.answered = True
                 self._emit(Replayed(run.replay, run.source_action, replay_outcome or "invalid", str(error)))
+            return
+        if run.own:
+            if not run.answered:
+                run.answered = True
+                self._emit(OwnCall(run.source_action, replay_outcome or "invalid", str(error)))
             return
         self._emit(Refused(blame or run.source, run.source_action, error))
         if run.answered:
@@ -617,6 +707,8 @@ class ChargerSession:
             self._advance(pending.flow, Reply(error=reply), now)
         elif isinstance(pending.flow, _Replay):
             self._emit(Replayed(pending.flow.seq, pending.action, "error", reply.error_code))
+        elif isinstance(pending.flow, _Own):
+            self._emit(OwnCall(pending.action, "error", reply.error_code))
         else:
             self._answer_error(pending, reply, now)
         if slot.queue:  # nothing to pump otherwise
@@ -631,7 +723,10 @@ class ChargerSession:
             return
         if pending.flow is not None:
             if isinstance(pending.flow, _Replay):
-                self._emit(Replayed(pending.flow.seq, pending.action, "result", _late_refusal(reply.payload)))
+                self._after_replay(pending.flow.seq, pending.action, pending.flow.payload, reply.payload, now)
+                return
+            if isinstance(pending.flow, _Own):
+                self._emit(OwnCall(pending.action, "result", ""))
                 return
             self._advance(pending.flow, Reply(payload=reply.payload), now)
             return
@@ -689,6 +784,9 @@ class ChargerSession:
         if isinstance(flow, _Replay):
             self._emit(Replayed(flow.seq, pending.action, outcome, str(error)))
             return
+        if isinstance(flow, _Own):
+            self._emit(OwnCall(pending.action, outcome, str(error)))
+            return
         self._send_error(pending.source, pending.source_id, pending.source_action, error)
         self._emit(Completed(pending.source_action, pending.source, now - pending.received_at, outcome))
 
@@ -716,6 +814,9 @@ class _FlowRun:
     offline: bool = False
     #: The outbox entry this flow replays: its answer ends the replay instead of going to the charger.
     replay: int | None = None
+    replay_payload: JsonObject | None = None
+    #: A call the gateway made itself (a late refusal's stop): its answer goes to the log only.
+    own: bool = False
     #: How its last failed call failed (error, timeout, unavailable), for a replay's outcome.
     failure: str = "error"
 
@@ -734,6 +835,7 @@ __all__ = [
     "Enqueue",
     "InternalBug",
     "Leg",
+    "OwnCall",
     "Pending",
     "Received",
     "Refused",

@@ -127,7 +127,15 @@ class Replayed(NamedTuple):
     detail: str
 
 
-Command = Send | Save | Received | Completed | Refused | Dropped | AwayCall | Enqueue | DropOldest | Replayed
+class OwnCall(NamedTuple):
+    """A call the gateway made itself (the stop after a late refusal) ended: result, error, timeout, unavailable."""
+
+    action: str
+    outcome: str
+    detail: str
+
+
+Command = Send | Save | Received | Completed | Refused | Dropped | AwayCall | Enqueue | DropOldest | Replayed | OwnCall
 
 
 class Translator(Protocol):

@@ -30,6 +30,7 @@ from gateway.core.session import (
     Enqueue,
     InternalBug,
     Leg,
+    OwnCall,
     Received,
     Refused,
     Replayed,
@@ -100,6 +101,7 @@ class SessionRunner:
             new_id=lambda: str(uuid.uuid4()),
             wall_clock=time.time,
             outbox_limit=config.outbox.max_messages if config.outbox.enabled else 0,
+            stop_on_late_refusal=config.outbox.stop_on_late_refusal,
         )
 
     async def run(self) -> None:
@@ -263,7 +265,8 @@ class SessionRunner:
             while not self._closing and session.csms_up and session.backlog:
                 entries = await store.outbox_peek(self.charge_box_id, 1)
                 if not entries:
-                    await self._sync_outbox()
+                    async with self._lock:
+                        await self._sync_outbox()
                     continue
                 entry = entries[0]
                 outcome, detail = await self._replay(entry.seq, partial(
@@ -286,8 +289,8 @@ class SessionRunner:
                     self.log.error("dropped queued %s (%s): %s", entry.action, outcome, detail)
                 elif detail:
                     # The charger was told Accepted when the message was queued; the CSMS disagrees late.
-                    self.log.warning("queued %s delivered, but %s (the transaction is not stopped by the "
-                                     "gateway)", entry.action, detail)
+                    self.log.warning("queued %s delivered, but %s%s", entry.action, detail,
+                                     "; stopping the transaction" if config.stop_on_late_refusal else "")
                 attempts = 0
                 async with self._lock:
                     await store.outbox_remove(self.charge_box_id, entry.seq)
@@ -309,8 +312,11 @@ class SessionRunner:
         return outcome, detail
 
     async def _sync_outbox(self) -> None:
-        """The session learns what the store holds; the caller holds the lock (or no command can race it)."""
-        self._session.set_outbox(*await self._ctx.store.outbox_counts(self.charge_box_id))
+        """The session learns what the store holds (calls waiting for it to empty may go); the caller holds the lock."""
+        loop = asyncio.get_running_loop()
+        total, droppable = await self._ctx.store.outbox_counts(self.charge_box_id)
+        self._session.set_outbox(total, droppable, loop.time())
+        await self._carry_out(loop)
 
     async def _close_upstream(self, code: int, reason: str) -> None:
         ws = self._upstream
@@ -422,6 +428,11 @@ class SessionRunner:
                 wait = self._replay_wait
                 if wait is not None and wait[0] == seq and not wait[1].done():
                     wait[1].set_result((outcome, detail))
+            case OwnCall(action, outcome, detail):
+                if outcome == "result":
+                    self.log.info("the charger answered the gateway's %s (late refusal)", action)
+                else:
+                    self.log.warning("the gateway's %s (late refusal) failed: %s %s", action, outcome, detail)
             case Dropped(leg, unique_id, late):
                 metrics.replies_dropped.labels(leg, "late" if late else "unknown").inc()
                 self.log.info("dropped %s reply %s from the %s: no call outstanding with that id",

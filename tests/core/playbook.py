@@ -16,6 +16,7 @@ from gateway.core.session import (
     Dropped,
     Enqueue,
     Leg,
+    OwnCall,
     Received,
     Refused,
     Replayed,
@@ -73,6 +74,8 @@ def readable(command: Command) -> tuple[Any, ...]:
             return ("drop_oldest", action)
         case Replayed(seq, action, outcome, _):
             return ("replayed", seq, action, outcome)
+        case OwnCall(action, outcome, _):
+            return ("own", action, outcome)
     raise AssertionError(f"unknown command {command!r}")
 
 
@@ -92,6 +95,7 @@ class Playbook:
         max_frame: int = 4096,
         wall_clock: Callable[[], float] | None = None,
         outbox_limit: int = 0,
+        stop_on_late_refusal: bool = True,
     ) -> None:
         self.session = ChargerSession(
             charger,
@@ -103,6 +107,7 @@ class Playbook:
             max_frame=max_frame,
             wall_clock=wall_clock,
             outbox_limit=outbox_limit,
+            stop_on_late_refusal=stop_on_late_refusal,
         )
         #: The raw commands of the last step, for tests that look past the readable form.
         self.raw: list[Command] = []

@@ -11,7 +11,7 @@ from typing import Any
 
 from gateway.core.dialects import Dialect
 from gateway.core.session import replay_id
-from tests.core.playbook import ANY, CSMS, Playbook
+from tests.core.playbook import ANY, CSMS, Playbook, readable
 
 #: 2024-05-01T10:00:00Z
 NOON = 1714557600.0
@@ -193,3 +193,75 @@ def test_a_replayed_answer_that_refuses_the_token_is_reported() -> None:
     pb.replay(5, UP16, [2, "", "StopTransaction", {**STOP, "idTag": "TAG"}], NOON)
     pb.csms([3, replay_id(5, NOON), {"idTagInfo": {"status": "Blocked"}}])
     assert pb.raw[-1].detail == "the CSMS answered the token Blocked"  # type: ignore[union-attr]
+
+
+# ---- late refusals (TRANSLATION.md 1.10) -------------------------------------------------
+
+INVALID = {"idTokenInfo": {"status": "Invalid"}}
+
+
+def _replayed_201(event: dict[str, Any], stop: bool = True) -> Playbook:
+    pb = Playbook(Dialect.OCPP201, wall_clock=lambda: NOON, outbox_limit=10, stop_on_late_refusal=stop)
+    pb.replay(5, UP201, [2, "", "TransactionEvent", event], NOON)
+    return pb
+
+
+def test_a_token_refused_in_the_answer_to_a_replayed_start_stops_the_transaction() -> None:
+    """The charger was answered when the event was queued; the CSMS's late refusal becomes a stop."""
+    started = {**_event("Started", 0, "Authorized"), "idToken": {"idToken": "TAG", "type": "ISO14443"}}
+    pb = _replayed_201(started)
+    trace = pb.csms([3, replay_id(5, NOON), INVALID])
+    assert trace[1] == ("replayed", 5, "TransactionEvent", "result")
+    assert trace[2][:2] == ("send", "charger")
+    assert trace[2][2][2:] == ["RequestStopTransaction", {"transactionId": "T1"}]
+
+
+def test_the_charger_answer_to_the_gateway_stop_goes_nowhere_but_the_log() -> None:
+    pb = _replayed_201(_event("Started", 0, "Authorized"))
+    stop_id = pb.csms([3, replay_id(5, NOON), INVALID])[2][2][1]
+    assert pb.charger([3, stop_id, {"status": "Accepted"}]) == [
+        ("received", "charger", "result", "RequestStopTransaction"),
+        ("own", "RequestStopTransaction", "result"),
+    ]
+
+
+def test_a_refusal_in_the_answer_to_an_ended_event_stops_nothing() -> None:
+    pb = _replayed_201(_event("Ended", 4, "StopAuthorized"))
+    assert pb.csms([3, replay_id(5, NOON), INVALID])[1:] == [("replayed", 5, "TransactionEvent", "result")]
+
+
+def test_without_stop_on_late_refusal_the_refusal_is_only_reported() -> None:
+    pb = _replayed_201(_event("Started", 0, "Authorized"), stop=False)
+    assert pb.csms([3, replay_id(5, NOON), INVALID])[1:] == [("replayed", 5, "TransactionEvent", "result")]
+
+
+def test_an_accepted_token_in_the_answer_stops_nothing() -> None:
+    pb = _replayed_201(_event("Started", 0, "Authorized"))
+    answer = {"idTokenInfo": {"status": "Accepted"}}
+    assert pb.csms([3, replay_id(5, NOON), answer])[1:] == [("replayed", 5, "TransactionEvent", "result")]
+
+
+def test_a_start_the_outbox_cannot_take_waits_while_it_holds_entries() -> None:
+    """A pass-through StartTransaction must not overtake queued messages: nothing is sent while entries remain."""
+    pb = Playbook(wall_clock=lambda: NOON, outbox_limit=10)
+    pb.session.set_outbox(2, 2)
+    assert pb.charger([2, "s", "StartTransaction", START]) == [("received", "charger", "call", "StartTransaction")]
+    pb.session.set_outbox(1, 1, now=1.0)
+    assert pb.session.commands() == []
+    assert pb.tick(2.0) == []
+
+
+def test_a_start_released_from_behind_the_outbox_goes_to_the_csms() -> None:
+    pb = Playbook(wall_clock=lambda: NOON, outbox_limit=10)
+    pb.session.set_outbox(1, 1)
+    pb.charger([2, "s", "StartTransaction", START])
+    pb.session.set_outbox(0, 0, now=1.0)
+    assert [readable(c) for c in pb.session.commands()] == [("send", "csms", [2, "s", "StartTransaction", START])]
+
+
+def test_a_start_that_waits_behind_the_outbox_too_long_gets_an_error() -> None:
+    pb = Playbook(wall_clock=lambda: NOON, outbox_limit=10, csms_timeout=30.0)
+    pb.session.set_outbox(1, 1)
+    pb.charger([2, "s", "StartTransaction", START], now=0.0)
+    assert pb.session.next_deadline() == 30.0
+    assert pb.tick(30.0)[0] == ("send", "charger", [4, "s", "InternalError", ANY, {}])
