@@ -37,22 +37,8 @@ routed blindly into the queue. Before any translation, while the CSMS leg is los
 The leg is not "lost" before its first leg_up: the adapter dials before it reads the charger, and a
 frame that races that first leg_up must wait like any other, not be refused.
 
-Outbox (docs/reliability.md, TRANSLATION.md 1.10): with an outbox limit, a transaction message that
-meets a lost CSMS (or a non-empty outbox, so that order is kept) is not held in memory but
-persisted (Enqueue, carried out before anything after it is sent) and answered at once:
-
-    pairing                  queued                                    persisted as
-    same JSON family         StopTransaction, MeterValues with a       the charger's call ("up:"), a
-                             transactionId; TransactionEvent           TransactionEvent with offline: true
-    1.x charger, 2.0.1 CSMS  StartTransaction too (the gateway owns    what the translation flow asks of the
-                             the 1.x id), Stop, MeterValues            CSMS ("up:"); each ask is answered {}
-    1.5 charger, 1.6 CSMS    StopTransaction, MeterValues              as above
-    2.0.1 charger, 1.6 CSMS  TransactionEvent                          the charger's call ("charger:"),
-                                                                       translated when replayed (the CSMS
-                                                                       assigns the 1.6 id then)
-
-The adapter replays the outbox in order when the CSMS leg is up (`replay`), one entry at a time;
-each ends with Replayed, and only then may the adapter remove it.
+Outbox (gateway.core.session_outbox): with an outbox limit, a transaction message that meets a
+lost CSMS, or a non-empty outbox, is persisted and answered at once, and replayed later.
 """
 
 from __future__ import annotations
@@ -68,6 +54,7 @@ from gateway.core import ocppj, schemas
 from gateway.core.dialects import Dialect, error_code
 from gateway.core.flow import Flow, Reply, Respond
 from gateway.core.ocppj import Call, CallError, CallResult, JsonObject
+from gateway.core.session_outbox import OutboxMixin, Own, Replay, is_transaction_message
 from gateway.core.session_types import (
     AwayCall,
     Command,
@@ -91,7 +78,6 @@ from gateway.errors import (
     GatewayError,
     LocalError,
     NotImplementedAction,
-    OutboxFull,
     Overloaded,
     PeerUnavailable,
     RemoteError,
@@ -105,60 +91,6 @@ _OTHER: Final = {Leg.CHARGER: Leg.CSMS, Leg.CSMS: Leg.CHARGER}
 #: The hot path builds its NamedTuples (commands, Pending) with tuple.__new__ directly: the generated
 #: NamedTuple constructor is a Python-level function around the same call.
 _tuple: Final = tuple.__new__
-#: Charger calls that carry a transaction: a charger retries them until the CSMS has them (OCPP 1.6
-#: "Transaction-related messages", 2.0.1 block E), so they wait for the CSMS instead of being refused
-#: (MeterValues: only with a transactionId, checked apart).
-_TRANSACTION_ACTIONS: Final = frozenset({"StartTransaction", "StopTransaction", "TransactionEvent"})
-#: TransactionEvent Updated triggers that carry nothing but meter samples: what a full outbox may drop.
-_SAMPLE_TRIGGERS: Final = frozenset({"MeterValuePeriodic", "MeterValueClock"})
-
-
-def _is_transaction_message(call: Call) -> bool:
-    action = call.action
-    return action in _TRANSACTION_ACTIONS or (action == "MeterValues" and "transactionId" in call.payload)
-
-
-def _droppable(action: str, payload: JsonObject) -> bool:
-    """Whether a full outbox may drop this entry: meter samples only, never a transaction's start or stop."""
-    if action == "MeterValues":
-        return True
-    return (action == "TransactionEvent" and payload.get("eventType") == "Updated"
-            and payload.get("triggerReason") in _SAMPLE_TRIGGERS)
-
-
-def _marked_offline(action: str, payload: JsonObject) -> JsonObject:
-    """TRANSLATION.md 1.10: a TransactionEvent the CSMS hears late says so."""
-    return {**payload, "offline": True} if action == "TransactionEvent" else payload
-
-
-def _late_refusal(answer: JsonObject) -> str:
-    """The token status of a replayed message's answer when it is not Accepted ("" otherwise)."""
-    info = answer.get("idTokenInfo") or answer.get("idTagInfo")
-    status = info.get("status") if isinstance(info, dict) else None
-    return "" if status in (None, "Accepted") else f"the CSMS answered the token {status}"
-
-
-def replay_id(seq: int, created_at: float) -> str:
-    """The message id of a replayed outbox entry: the same on every attempt, so a resend is recognisable."""
-    return f"outbox-{seq}-{int(created_at * 1000)}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Replay:
-    """Pending.flow of a replayed entry: its answer ends the replay instead of going to the charger."""
-
-    seq: int
-    #: The entry's payload: a late refusal's stop names its transaction.
-    payload: JsonObject
-
-
-@dataclass(frozen=True, slots=True)
-class _Own:
-    """Pending.flow of a call the gateway makes itself: its answer goes to the log, nowhere else."""
-
-    action: str
-
-
 def _iso(seconds: float) -> str:
     """Seconds since the epoch as RFC 3339 UTC with a `Z`, as OCPP's dateTime fields expect."""
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -172,7 +104,7 @@ class _Slot:
     queue: deque[tuple[Pending, Call]] = field(default_factory=deque)
 
 
-class ChargerSession:
+class ChargerSession(OutboxMixin):
     """RPC state of one charger connection and its upstream leg."""
 
     def __init__(
@@ -222,32 +154,7 @@ class ChargerSession:
         self._wall_clock = wall_clock
         #: The CSMS leg was up and went down: charger calls follow the CSMS-away policy.
         self._csms_lost = False
-        self._outbox_limit = outbox_limit if wall_clock is not None else 0
-        self._stop_on_late_refusal = stop_on_late_refusal
-        #: What the charger's outbox holds (the adapter's store is the truth; set_outbox syncs).
-        self._backlog = 0
-        self._droppable_count = 0
-        #: Transaction messages the outbox does not take, waiting for it to empty (order is kept).
-        self._behind: deque[tuple[Pending, Call]] = deque()
-
-    def set_outbox(self, total: int, droppable: int, now: float = 0.0) -> None:
-        """Tell the session what the charger's stored outbox holds (at start, and after removals).
-
-        Once it is empty, the transaction messages that waited behind it (ones the outbox does not
-        take, such as a pass-through StartTransaction) go on to the CSMS, in order.
-        """
-        self._backlog, self._droppable_count = total, droppable
-        while not total and self._behind:
-            pending, call = self._behind.popleft()
-            if now >= pending.deadline:
-                self._fail(pending, PeerUnavailable("the call waited too long behind the outbox"), now, "timeout")
-                continue
-            self._enqueue(Leg.CSMS, call, None, Leg.CHARGER, call.unique_id, call.action, pending.received_at, now)
-
-    @property
-    def backlog(self) -> int:
-        """Entries in the charger's outbox, as far as the session knows."""
-        return self._backlog
+        self._init_outbox(outbox_limit, stop_on_late_refusal, csms_timeout)
 
     @property
     def csms_up(self) -> bool:
@@ -327,10 +234,8 @@ class ChargerSession:
             self._pump(leg, now)
             if not slot.up:
                 self._expire_queue(leg, now)
-        behind = self._behind
-        while behind and now >= behind[0][0].deadline:
-            pending, _ = behind.popleft()
-            self._fail(pending, PeerUnavailable("the call waited too long behind the outbox"), now, "timeout")
+        if self._behind:
+            self._expire_behind(now)
 
     def next_deadline(self) -> float | None:
         """The earliest time at which `tick` has work to do, or None."""
@@ -343,8 +248,9 @@ class ChargerSession:
                 deadline = slot.queue[0][0].deadline
                 if earliest is None or deadline < earliest:
                     earliest = deadline
-        if self._behind and (earliest is None or self._behind[0][0].deadline < earliest):
-            earliest = self._behind[0][0].deadline
+        behind = self._behind_deadline()
+        if behind is not None and (earliest is None or behind < earliest):
+            earliest = behind
         return earliest
 
     # ---- calls --------------------------------------------------------------------------
@@ -359,35 +265,23 @@ class ChargerSession:
             return
         # Before translation: the policy is about what the charger asked, whatever the CSMS speaks.
         if leg is Leg.CHARGER and (self._csms_lost or self._backlog):
-            if self._outbox_limit and self._queued(call, now):
-                return
-            if self._backlog and _is_transaction_message(call):
-                self._wait_behind_outbox(call, now)
+            if self._outbox_takes(call, now):
                 return
             if self._csms_lost and self._answered_while_away(call):
                 return
         if not self._passthrough:
             self._start_flow(call, leg, now)
             return
+        if self._ids16:
+            mapped = self._mapped_ids(leg, call)
+            if mapped is not None:
+                call, text = mapped, ocppj.serialize(mapped)
         self._enqueue(_OTHER[leg], call, text, leg, call.unique_id, action, now, now)
-
-    def _wait_behind_outbox(self, call: Call, now: float) -> None:
-        """A transaction message the outbox does not take must not overtake it: it waits until it is empty."""
-        if self._csms_lost:
-            self._emit(AwayCall(call.action, "held"))
-        if len(self._behind) >= self._max_queued:
-            self._refuse(Leg.CHARGER, call.unique_id, call.action,
-                         Overloaded(f"{len(self._behind)} calls already wait behind the outbox"))
-            return
-        slot = self._slots[Leg.CSMS]
-        pending = Pending(call.unique_id, call.action, Leg.CHARGER, call.unique_id, call.action, now,
-                          now + slot.timeout)
-        self._behind.append((pending, call))
 
     def _answered_while_away(self, call: Call) -> bool:
         """Apply the CSMS-away policy to a charger call; False if it is to be routed (and wait) as usual."""
         action = call.action
-        if _is_transaction_message(call):
+        if is_transaction_message(call):
             self._emit(AwayCall(action, "held"))
             return False
         if action == "Heartbeat" and self._wall_clock is not None:
@@ -411,122 +305,8 @@ class ChargerSession:
                      CsmsAway(f"the CSMS is unreachable; the gateway does not answer {action} in its place"))
         return True
 
-    # ---- outbox -------------------------------------------------------------------------
-
-    def _outbox_form(self, call: Call) -> str | None:
-        """How a charger call goes into the outbox: "up", "flow" or "charger"; None if it does not."""
-        action = call.action
-        if action == "MeterValues":
-            if call.payload.get("transactionId") is None:
-                return None
-        elif action not in _TRANSACTION_ACTIONS:
-            return None
-        if self._passthrough:
-            # The CSMS assigns a 1.x transactionId: a StartTransaction cannot be answered without it.
-            return None if action == "StartTransaction" else "up"
-        if self._dialects[Leg.CHARGER] is Dialect.OCPP201:
-            return "charger"  # its 1.6 ids come from the CSMS's StartTransaction answer, at replay
-        if action == "StartTransaction" and self._dialects[Leg.CSMS] is not Dialect.OCPP201:
-            return None  # 1.5 behind 1.6: the CSMS assigns the id
-        return "flow"
-
-    def _queued(self, call: Call, now: float) -> bool:
-        """Put a transaction message in the outbox and answer it; False if it is not one the outbox takes."""
-        form = self._outbox_form(call)
-        if form is None:
-            return False
-        action = call.action
-        if self._backlog >= self._outbox_limit:
-            if not self._droppable_count:
-                self._emit(AwayCall(action, "refused"))
-                self._refuse(Leg.CHARGER, call.unique_id, action, OutboxFull(
-                    f"the outbox holds {self._backlog} transaction messages (outbox.max_messages) and "
-                    "none of them may be dropped; the charger keeps this one"))
-                return True
-            self._emit(DropOldest(action))
-            self._backlog -= 1
-            self._droppable_count -= 1
-        self._emit(AwayCall(action, "queued"))
-        if form == "flow":
-            if self._translator is None:
-                return False
-            self._start_flow(call, Leg.CHARGER, now, offline=True)
-            return True
-        dialect = self._dialects[Leg.CSMS if form == "up" else Leg.CHARGER]
-        payload = _marked_offline(action, call.payload) if form == "up" else call.payload
-        self._append(action, payload, f"{form}:{dialect}")
-        answer: JsonObject = {}
-        try:
-            self._check_emitted(Leg.CHARGER, action, "response", answer)
-        except SchemaViolation as exc:  # pragma: no cover - every queued action's answer may be empty
-            self._refuse(Leg.CHARGER, call.unique_id, action, exc)
-            return True
-        message = CallResult(call.unique_id, answer)
-        self._emit(Send(Leg.CHARGER, ocppj.serialize(message), message, action))
-        return True
-
-    def _append(self, action: str, payload: JsonObject, kind: str) -> None:
-        assert self._wall_clock is not None  # an outbox limit needs it (__init__)
-        droppable = _droppable(action, payload)
-        self._emit(Enqueue(action, payload, kind, droppable, self._wall_clock()))
-        self._backlog += 1
-        self._droppable_count += droppable
-
-    def replay(self, seq: int, kind: str, action: str, payload: JsonObject, created_at: float, now: float) -> None:
-        """Send one outbox entry to the CSMS; Replayed tells how it ended.
-
-        Args:
-            seq: the entry's place in the outbox.
-            kind: how it was stored ("up:<dialect>" or "charger:<dialect>").
-            action: its action.
-            payload: its payload.
-            created_at: when it was queued (wall clock), part of its stable message id.
-            now: the current time.
-        """
-        form, _, dialect = kind.partition(":")
-        leg = Leg.CSMS if form == "up" else Leg.CHARGER
-        if form not in ("up", "charger") or dialect != self._dialects[leg]:
-            # Queued for another upstream dialect (the configuration changed since): it cannot be sent.
-            self._emit(Replayed(seq, action, "stale", f"queued as {kind}"))
-            return
-        call = Call(replay_id(seq, created_at), action, payload)
-        try:
-            schemas.validate(self._dialects[leg], action, "request", payload)
-        except GatewayError as exc:
-            self._emit(Replayed(seq, action, "invalid", str(exc)))
-            return
-        if form == "charger":
-            self._start_flow(call, Leg.CHARGER, now, replay=seq, replay_payload=payload)
-            return
-        self._enqueue(Leg.CSMS, call, None, Leg.CHARGER, call.unique_id, action, now, now, _Replay(seq, payload))
-
-    def _after_replay(self, seq: int, action: str, entry: JsonObject, answer: JsonObject, now: float) -> None:
-        """A replayed entry was answered: report it, and stop its transaction if the CSMS refused the token late.
-
-        TRANSLATION.md 1.10: the charger was answered (Accepted) when the entry was queued; a refusal that
-        comes with the replay stops a transaction still running (RequestStopTransaction; behind the 2.0.1
-        CSMS a 1.x charger gets it translated, RemoteStopTransaction with its own id).
-        """
-        refusal = _late_refusal(answer)
-        self._emit(Replayed(seq, action, "result", refusal))
-        if not (refusal and self._stop_on_late_refusal and action == "TransactionEvent"):
-            return
-        info = entry.get("transactionInfo")
-        if entry.get("eventType") == "Ended" or not isinstance(info, dict):
-            return
-        call = Call(self._new_id(), "RequestStopTransaction", {"transactionId": info.get("transactionId")})
-        if self._dialects[Leg.CHARGER] is not Dialect.OCPP201:
-            self._start_flow(call, Leg.CSMS, now, own=True)
-            return
-        try:
-            self._check_emitted(Leg.CHARGER, call.action, "request", call.payload)
-        except SchemaViolation as exc:
-            self._emit(OwnCall(call.action, "invalid", str(exc)))
-            return
-        self._enqueue(Leg.CHARGER, call, None, Leg.CSMS, call.unique_id, call.action, now, now, _Own(call.action))
-
     def _enqueue(self, leg: Leg, call: Call, text: str | None, source: Leg, source_id: str, source_action: str,
-                 received_at: float, now: float, flow: _FlowRun | _Replay | _Own | None = None) -> None:
+                 received_at: float, now: float, flow: _FlowRun | Replay | Own | None = None) -> None:
         """Send `call` on `leg` now if its slot is free, else queue it (bounded)."""
         slot = self._slots[leg]
         pending = _tuple(Pending, (call.unique_id, call.action, source, source_id, source_action, received_at,
@@ -632,20 +412,11 @@ class ChargerSession:
                           now, run)
             return
 
-    def _queue_step(self, action: str, payload: JsonObject) -> Reply:
-        """An offline flow's call to the CSMS goes into the outbox; the flow goes on as if answered {}."""
-        try:
-            self._check_emitted(Leg.CSMS, action, "response", {})
-        except SchemaViolation:
-            # Only an answer the CSMS alone can give (an id) would let the flow go on: the charger retries.
-            return Reply(error=CallError("", "GenericError", f"the CSMS is unreachable and {action} needs its answer"))
-        self._append(action, _marked_offline(action, payload), f"up:{self._dialects[Leg.CSMS]}")
-        return Reply(payload={})
-
     def _answer_flow(self, run: _FlowRun, payload: JsonObject, now: float) -> None:
         run.answered = True
         if run.replay is not None:
-            self._after_replay(run.replay, run.source_action, run.replay_payload or {}, payload, now)
+            self._after_replay(run.replay, run.source_action, Replay(run.replay, run.replay_payload or {}), payload,
+                               now)
             return
         if run.own:
             self._emit(OwnCall(run.source_action, "result", ""))
@@ -705,9 +476,9 @@ class ChargerSession:
         elif isinstance(pending.flow, _FlowRun):
             pending.flow.failure = "error"
             self._advance(pending.flow, Reply(error=reply), now)
-        elif isinstance(pending.flow, _Replay):
+        elif isinstance(pending.flow, Replay):
             self._emit(Replayed(pending.flow.seq, pending.action, "error", reply.error_code))
-        elif isinstance(pending.flow, _Own):
+        elif isinstance(pending.flow, Own):
             self._emit(OwnCall(pending.action, "error", reply.error_code))
         else:
             self._answer_error(pending, reply, now)
@@ -722,10 +493,10 @@ class ChargerSession:
             self._fail(pending, exc, now, "error")
             return
         if pending.flow is not None:
-            if isinstance(pending.flow, _Replay):
-                self._after_replay(pending.flow.seq, pending.action, pending.flow.payload, reply.payload, now)
+            if isinstance(pending.flow, Replay):
+                self._after_replay(pending.flow.seq, pending.action, pending.flow, reply.payload, now)
                 return
-            if isinstance(pending.flow, _Own):
+            if isinstance(pending.flow, Own):
                 self._emit(OwnCall(pending.action, "result", ""))
                 return
             self._advance(pending.flow, Reply(payload=reply.payload), now)
@@ -781,10 +552,10 @@ class ChargerSession:
             code = error.ocpp_code
             self._advance(flow, Reply(error=CallError(pending.out_id, code, str(error))), now)
             return
-        if isinstance(flow, _Replay):
+        if isinstance(flow, Replay):
             self._emit(Replayed(flow.seq, pending.action, outcome, str(error)))
             return
-        if isinstance(flow, _Own):
+        if isinstance(flow, Own):
             self._emit(OwnCall(pending.action, outcome, str(error)))
             return
         self._send_error(pending.source, pending.source_id, pending.source_action, error)

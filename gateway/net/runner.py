@@ -17,7 +17,7 @@ from typing import Final
 
 from aiohttp import WSMsgType
 
-from gateway.core import backoff
+from gateway.core import backoff, ids16
 from gateway.core.dialects import Dialect
 from gateway.core.ocppj import CallError
 from gateway.core.session import (
@@ -115,6 +115,8 @@ class SessionRunner:
             # What an earlier connection (or process) queued is replayed once the CSMS leg is up, even
             # with outbox.enabled turned off since: nothing acknowledged is left behind.
             self._session.set_outbox(*await self._ctx.store.outbox_counts(self.charge_box_id))
+            if self._session.passthrough:
+                self._session.load_ids16(await self._ctx.store.get_value(self.charge_box_id, ids16.STORE_KEY))
             await self._serve()
         except Exception:
             metrics.internal_errors.inc()

@@ -20,6 +20,7 @@ from gateway.core.session import (
     Received,
     Refused,
     Replayed,
+    Save,
     Send,
     Translator,
 )
@@ -76,6 +77,8 @@ def readable(command: Command) -> tuple[Any, ...]:
             return ("replayed", seq, action, outcome)
         case OwnCall(action, outcome, _):
             return ("own", action, outcome)
+        case Save(key, _):
+            return ("save", key)
     raise AssertionError(f"unknown command {command!r}")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.core.dialects import Dialect
-from gateway.core.session import replay_id
+from gateway.core.session_outbox import replay_id
 from tests.core.playbook import ANY, CSMS, Playbook, readable
 
 #: 2024-05-01T10:00:00Z
@@ -22,6 +22,8 @@ START = {"connectorId": 1, "idTag": "TAG", "meterStart": 0, "timestamp": "2024-0
 HEARTBEAT = [2, "h", "Heartbeat", {}]
 UP16 = "up:ocpp1.6"
 UP201 = "up:ocpp2.0.1"
+#: The id minted at NOON: seconds since 2020-01-01T00:00Z.
+MINTED = int(NOON) - 1_577_836_800
 
 
 def _event(event_type: str, seq_no: int, trigger: str = "MeterValuePeriodic") -> dict[str, Any]:
@@ -51,11 +53,23 @@ def test_meter_values_of_a_transaction_are_stored_as_droppable() -> None:
         [2, "1", "MeterValues", METER_VALUES])
 
 
-def test_pass_through_start_transaction_still_waits_for_the_csms() -> None:
-    """The CSMS assigns a pass-through transactionId, so the gateway cannot answer a Start in its place."""
+def test_pass_through_start_transaction_gets_a_gateway_minted_id_at_once() -> None:
+    """TRANSLATION.md 1.10/3.3.1: the id is max(last + 1, seconds since 2020), saved before it is told."""
+    assert _away().charger([2, "1", "StartTransaction", START])[1:] == [
+        ("away", "StartTransaction", "queued"),
+        ("save", "outbox.ids16"),
+        ("enqueue", f"{UP16}#{MINTED}", "StartTransaction", START, False),
+        ("send", "charger", [3, "1", {"transactionId": MINTED, "idTagInfo": {"status": "Accepted"}}]),
+    ]
+
+
+def test_a_retransmitted_start_gets_the_same_minted_id_and_is_queued_once() -> None:
     pb = _away()
-    assert pb.charger([2, "1", "StartTransaction", START])[1:] == [("away", "StartTransaction", "held")]
-    assert pb.up(CSMS) == [("send", "csms", [2, "1", "StartTransaction", START])]
+    pb.charger([2, "1", "StartTransaction", START])
+    assert pb.charger([2, "2", "StartTransaction", START])[1:] == [
+        ("away", "StartTransaction", "queued"),
+        ("send", "charger", [3, "2", {"transactionId": MINTED, "idTagInfo": {"status": "Accepted"}}]),
+    ]
 
 
 def test_a_queued_transaction_event_is_marked_offline() -> None:
@@ -241,9 +255,9 @@ def test_an_accepted_token_in_the_answer_stops_nothing() -> None:
     assert pb.csms([3, replay_id(5, NOON), answer])[1:] == [("replayed", 5, "TransactionEvent", "result")]
 
 
-def test_a_start_the_outbox_cannot_take_waits_while_it_holds_entries() -> None:
-    """A pass-through StartTransaction must not overtake queued messages: nothing is sent while entries remain."""
-    pb = Playbook(wall_clock=lambda: NOON, outbox_limit=10)
+def test_with_the_outbox_disabled_a_start_waits_while_it_still_holds_entries() -> None:
+    """Entries left from before outbox.enabled was turned off are still replayed first: nothing overtakes them."""
+    pb = Playbook(wall_clock=lambda: NOON)
     pb.session.set_outbox(2, 2)
     assert pb.charger([2, "s", "StartTransaction", START]) == [("received", "charger", "call", "StartTransaction")]
     pb.session.set_outbox(1, 1, now=1.0)
@@ -252,7 +266,7 @@ def test_a_start_the_outbox_cannot_take_waits_while_it_holds_entries() -> None:
 
 
 def test_a_start_released_from_behind_the_outbox_goes_to_the_csms() -> None:
-    pb = Playbook(wall_clock=lambda: NOON, outbox_limit=10)
+    pb = Playbook(wall_clock=lambda: NOON)
     pb.session.set_outbox(1, 1)
     pb.charger([2, "s", "StartTransaction", START])
     pb.session.set_outbox(0, 0, now=1.0)
@@ -260,8 +274,77 @@ def test_a_start_released_from_behind_the_outbox_goes_to_the_csms() -> None:
 
 
 def test_a_start_that_waits_behind_the_outbox_too_long_gets_an_error() -> None:
-    pb = Playbook(wall_clock=lambda: NOON, outbox_limit=10, csms_timeout=30.0)
+    pb = Playbook(wall_clock=lambda: NOON, csms_timeout=30.0)
     pb.session.set_outbox(1, 1)
     pb.charger([2, "s", "StartTransaction", START], now=0.0)
     assert pb.session.next_deadline() == 30.0
     assert pb.tick(30.0)[0] == ("send", "charger", [4, "s", "InternalError", ANY, {}])
+
+
+# ---- gateway-issued 1.6 ids in pass-through (gateway.core.ids16) --------------------------
+
+
+def _confirmed(upstream_id: int = 42) -> Playbook:
+    """A Start answered from the outbox (MINTED), replayed, and answered by the CSMS with `upstream_id`."""
+    pb = _away()
+    pb.charger([2, "1", "StartTransaction", START])
+    pb.up(CSMS)
+    pb.replay(1, f"{UP16}#{MINTED}", [2, "", "StartTransaction", START], NOON)
+    pb.csms([3, replay_id(1, NOON), {"transactionId": upstream_id, "idTagInfo": {"status": "Accepted"}}])
+    pb.session.set_outbox(0, 0)
+    return pb
+
+
+def test_the_csms_id_of_a_replayed_start_is_saved() -> None:
+    pb = _away()
+    pb.charger([2, "1", "StartTransaction", START])
+    pb.up(CSMS)
+    pb.replay(1, f"{UP16}#{MINTED}", [2, "", "StartTransaction", START], NOON)
+    answer = {"transactionId": 42, "idTagInfo": {"status": "Accepted"}}
+    assert pb.csms([3, replay_id(1, NOON), answer])[1:] == [
+        ("save", "outbox.ids16"), ("replayed", 1, "StartTransaction", "result")]
+
+
+def test_a_replayed_message_of_a_minted_transaction_carries_the_csms_id() -> None:
+    pb = _confirmed()
+    meter = {**METER_VALUES, "transactionId": MINTED}
+    assert pb.replay(2, UP16, [2, "", "MeterValues", meter], NOON) == [
+        ("send", "csms", [2, replay_id(2, NOON), "MeterValues", {**meter, "transactionId": 42}])]
+
+
+def test_a_live_stop_of_a_minted_transaction_carries_the_csms_id() -> None:
+    pb = _confirmed()
+    stop = {**STOP, "transactionId": MINTED}
+    assert pb.charger([2, "s", "StopTransaction", stop])[-1] == (
+        "send", "csms", [2, "s", "StopTransaction", {**stop, "transactionId": 42}])
+
+
+def test_a_remote_stop_of_the_csms_id_reaches_the_charger_with_the_minted_id() -> None:
+    pb = _confirmed()
+    assert pb.csms([2, "r", "RemoteStopTransaction", {"transactionId": 42}])[-1] == (
+        "send", "charger", [2, "r", "RemoteStopTransaction", {"transactionId": MINTED}])
+
+
+def test_a_tx_profile_for_the_csms_id_reaches_the_charger_with_the_minted_id() -> None:
+    pb = _confirmed()
+    profile = {"chargingProfileId": 1, "transactionId": 42, "stackLevel": 0,
+               "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Relative",
+               "chargingSchedule": {"chargingRateUnit": "A",
+                                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}]}}
+    trace = pb.csms([2, "p", "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile}])
+    assert trace[-1][2][3]["csChargingProfiles"]["transactionId"] == MINTED
+
+
+def test_other_transactions_pass_through_unchanged() -> None:
+    pb = _confirmed()
+    assert pb.charger([2, "s", "StopTransaction", STOP])[-1] == ("send", "csms", [2, "s", "StopTransaction", STOP])
+
+
+def test_a_late_refusal_of_a_minted_start_stops_it_at_the_charger() -> None:
+    pb = _away()
+    pb.charger([2, "1", "StartTransaction", START])
+    pb.up(CSMS)
+    pb.replay(1, f"{UP16}#{MINTED}", [2, "", "StartTransaction", START], NOON)
+    trace = pb.csms([3, replay_id(1, NOON), {"transactionId": 42, "idTagInfo": {"status": "Blocked"}}])
+    assert trace[-1][:2] == ("send", "charger")
+    assert trace[-1][2][2:] == ["RemoteStopTransaction", {"transactionId": MINTED}]

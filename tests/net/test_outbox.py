@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ocpp.exceptions import GenericError, InternalError
+from ocpp.exceptions import GenericError
 from ocpp.routing import on
 from ocpp.v16 import call as c16
 from ocpp.v16 import call_result as r16
@@ -205,19 +205,38 @@ async def test_16_stop_and_meter_values_are_answered_at_once_while_csms_away(
     await charger.close()
 
 
-async def test_16_start_transaction_is_still_held_in_passthrough(
+async def test_16_start_gets_a_gateway_minted_id_at_once_in_passthrough(
     csms: Csms, start_gateway: GatewayFactory, log: LogWatch
 ) -> None:
-    """1.6 pass-through: the gateway does not own the CSMS's transaction ids, so a StartTransaction is not
-    answered locally: it waits (held) and gets CALLERROR InternalError after upstream.response_timeout."""
-    gateway, charger = await _connected_then_csms_gone(csms, start_gateway, log, "ocpp1.6", "ocpp1.6",
-                                                       response_timeout=1)
-    began = time.monotonic()
-    with pytest.raises(InternalError):
-        await charger.cp.call(_start16(1), suppress=False)
-    assert time.monotonic() - began >= 0.9, "refused before upstream.response_timeout"
-    assert await metric(gateway, "gateway_csms_away_calls_total", action="StartTransaction", policy="held") == 1
-    assert await metric(gateway, "gateway_outbox_appended_total") == 0
+    """1.6 pass-through (TRANSLATION.md 1.10): a StartTransaction is answered at once with an id the gateway
+    issues (seconds since 2020, 3.3.1), since the CSMS that assigns ids is away."""
+    gateway, charger = await _connected_then_csms_gone(csms, start_gateway, log, "ocpp1.6", "ocpp1.6")
+    answer = await _at_once(charger, _start16(1))
+    assert answer.id_tag_info == {"status": "Accepted"}
+    assert answer.transaction_id >= int(time.time()) - 1_577_836_800 - 5
+    assert await metric(gateway, "gateway_csms_away_calls_total", action="StartTransaction", policy="queued") == 1
+    await charger.close()
+
+
+async def test_16_minted_passthrough_id_is_mapped_to_the_csms_id_both_ways(
+    csms: Csms, start_gateway: GatewayFactory, log: LogWatch
+) -> None:
+    """The replayed Start gets the CSMS's own id; from then on the charger's messages naming the minted id
+    reach the CSMS with the CSMS's id, and the CSMS's RemoteStopTransaction reaches the charger with the minted one."""
+    _, charger = await _connected_then_csms_gone(csms, start_gateway, log, "ocpp1.6", "ocpp1.6")
+    minted = (await _at_once(charger, _start16(1))).transaction_id
+    await _at_once(charger, _meter16(minted, 2, 2010))
+    link = await _back(csms)
+    calls = await _next_calls(link, 2, skip=())
+    assert [action for action, _ in calls] == ["StartTransaction", "MeterValues"]
+    assert calls[1][1]["transaction_id"] == 1001  # the test CSMS's id
+    await log.wait_for(REPLAYED)
+    await charger.cp.call(_stop16(minted, 3), suppress=False)
+    action, stop = await link.next_call()
+    assert (action, stop["transaction_id"]) == ("StopTransaction", 1001)
+    await link.cp.call(c16.RemoteStopTransaction(transaction_id=1001), suppress=False)
+    assert await asyncio.wait_for(charger.cp.commands.get(), 10) == (
+        "RemoteStopTransaction", {"transaction_id": minted})
     await charger.close()
 
 
@@ -420,7 +439,7 @@ async def test_transaction_message_sent_during_the_replay_goes_behind_the_queue(
 ) -> None:
     """A transaction message the charger sends once the CSMS is back, while the replay is still under way
     (here: waiting outbox.retry_interval after the CSMS refused the first replayed entry), reaches the CSMS
-    after every queued one; a pass-through StartTransaction then gets the CSMS's own answer."""
+    after every queued one; a pass-through StartTransaction is itself answered from the outbox."""
     gateway, charger = await _connected_then_csms_gone(csms, start_gateway, log, "ocpp1.6", "ocpp1.6",
                                                        outbox={"retry_interval": 1})
     await _at_once(charger, _meter16(7, 1, 2010))
@@ -439,7 +458,7 @@ async def test_transaction_message_sent_during_the_replay_goes_behind_the_queue(
     async with asyncio.timeout(10):
         answer = await live
     if later == "StartTransaction":
-        assert answer.transaction_id == 1001  # the CSMS's, not the gateway's
+        assert answer.transaction_id != 1001  # answered from the outbox: the gateway's id, not the CSMS's
     assert await metric(gateway, "gateway_outbox_replayed_total", outcome="error") == 1
     await charger.close()
 
