@@ -152,6 +152,9 @@ class OutboxMixin:
             if now >= pending.deadline:
                 self._fail(pending, PeerUnavailable("the call waited too long behind the outbox"), now, "timeout")
                 continue
+            if not self._passthrough:
+                self._start_flow(call, Leg.CHARGER, now)  # translated as it would have been on arrival
+                continue
             self._enqueue(Leg.CSMS, call, None, Leg.CHARGER, call.unique_id, call.action, pending.received_at, now)
 
     def load_ids16(self, document: object) -> None:

@@ -348,3 +348,17 @@ def test_a_late_refusal_of_a_minted_start_stops_it_at_the_charger() -> None:
     trace = pb.csms([3, replay_id(1, NOON), {"transactionId": 42, "idTagInfo": {"status": "Blocked"}}])
     assert trace[-1][:2] == ("send", "charger")
     assert trace[-1][2][2:] == ["RemoteStopTransaction", {"transactionId": MINTED}]
+
+
+def test_a_call_released_from_behind_the_outbox_in_a_translated_session_is_translated() -> None:
+    """A 1.5 StartTransaction behind a 1.6 CSMS waits like a pass-through one, then takes the translation."""
+    from tests.core.test_session import TableTranslator
+
+    lifted = {**START, "reservationId": 1}
+    pb = Playbook(Dialect.OCPP15_SOAP, Dialect.OCPP16, TableTranslator({"StartTransaction": lifted}),
+                  wall_clock=lambda: NOON)
+    pb.session.set_outbox(1, 1)
+    pb.charger([2, "s", "StartTransaction", START])
+    pb.session.set_outbox(0, 0, now=1.0)
+    [send] = [readable(c) for c in pb.session.commands()]
+    assert send[:2] == ("send", "csms") and send[2][2:] == ["StartTransaction", lifted]
