@@ -421,6 +421,8 @@ class ChargerSession(OutboxMixin):
         if run.own:
             self._emit(OwnCall(run.source_action, "result", ""))
             return
+        if self._backlog and run.source_action == "GetTransactionStatus":
+            payload = self._with_queue_state(payload)
         try:
             self._check_emitted(run.source, run.source_action, "response", payload)
         except SchemaViolation as exc:
@@ -503,6 +505,9 @@ class ChargerSession(OutboxMixin):
             return
         # Pass-through: the very text the peer sent goes on, so ids and payloads stay unchanged.
         source, source_action = pending.source, pending.source_action
+        if self._backlog and source_action == "GetTransactionStatus":
+            reply = CallResult(reply.unique_id, self._with_queue_state(reply.payload))
+            text = ocppj.serialize(reply)
         commands = self._commands
         commands.append(_tuple(Send, (source, text, reply, source_action)))
         commands.append(_tuple(Completed, (source_action, source, now - pending.received_at, "result")))

@@ -285,6 +285,16 @@ class OutboxMixin:
             payload = self._ids16.to_charger(call.action, call.payload)
         return None if payload is None else Call(call.unique_id, call.action, payload)
 
+    @staticmethod
+    def _with_queue_state(answer: JsonObject) -> JsonObject:
+        """A GetTransactionStatus answer while the outbox holds entries: messages are still to be sent.
+
+        The outbox does not index entries by transaction, so it says so for every transaction of the
+        charger: a CSMS that waits for more messages waits a little longer, rather than closing a
+        transaction whose StopTransaction is still queued.
+        """
+        return {**answer, "messagesInQueue": True}
+
     # ---- replay -------------------------------------------------------------------------
 
     def replay(self, seq: int, kind: str, action: str, payload: JsonObject, created_at: float, now: float) -> None:

@@ -362,3 +362,18 @@ def test_a_call_released_from_behind_the_outbox_in_a_translated_session_is_trans
     pb.session.set_outbox(0, 0, now=1.0)
     [send] = [readable(c) for c in pb.session.commands()]
     assert send[:2] == ("send", "csms") and send[2][2:] == ["StartTransaction", lifted]
+
+
+def test_get_transaction_status_says_messages_are_queued_while_the_outbox_holds_entries() -> None:
+    """A 2.0.1 CSMS must not close a transaction whose events still wait in the gateway's outbox."""
+    pb = Playbook(Dialect.OCPP201, wall_clock=lambda: NOON, outbox_limit=10)
+    pb.session.set_outbox(1, 0)
+    pb.csms([2, "g", "GetTransactionStatus", {"transactionId": "T1"}])
+    assert pb.charger([3, "g", {"messagesInQueue": False}])[-2] == ("send", "csms", [3, "g", {"messagesInQueue": True}])
+
+
+def test_get_transaction_status_passes_unchanged_with_an_empty_outbox() -> None:
+    pb = Playbook(Dialect.OCPP201, wall_clock=lambda: NOON, outbox_limit=10)
+    pb.csms([2, "g", "GetTransactionStatus", {"transactionId": "T1"}])
+    unchanged = ("send", "csms", [3, "g", {"messagesInQueue": False}])
+    assert pb.charger([3, "g", {"messagesInQueue": False}])[-2] == unchanged

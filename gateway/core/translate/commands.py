@@ -99,7 +99,7 @@ def change_availability_fan_out(ctx: HandlerContext, call: Call, now: float) -> 
 def get_transaction_status(ctx: HandlerContext, call: Call, now: float) -> Flow:
     """U201 -> C16 GetTransactionStatus (4.15), answered from the 1.6 charger's transaction records.
 
-    `messagesInQueue` is always false: the gateway has no outbox yet (1.10), so nothing waits.
+    `messagesInQueue` is false here; the session sets it while the charger's outbox holds entries (1.10).
     """
     answer: JsonObject = {"messagesInQueue": False}
     transaction_id = call.payload.get("transactionId")
