@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
@@ -28,8 +29,31 @@ TranslatorFactory = Callable[[StateStore, str, Dialect, Dialect], Awaitable[Tran
 class ChargerLog(logging.LoggerAdapter[logging.Logger]):
     """Puts the charge box id on every log record of one charger."""
 
+    #: A peer can repeat a refused message at will: per window, this many such lines are logged.
+    FLOOD_LINES: Final = 10
+    FLOOD_WINDOW: Final = 10.0
+
     def __init__(self, logger: logging.Logger, charge_box_id: str) -> None:
         super().__init__(logger, {"charge_box_id": charge_box_id})
+        self._window_start = -self.FLOOD_WINDOW
+        self._window_lines = 0
+        self._suppressed = 0
+
+    def flood_warning(self, msg: str, *args: object) -> None:
+        """A WARNING about something the peer may repeat (a refusal): rate-limited, so a flooding charger
+        cannot fill the disk; the lines left out are counted in the next window's first line, and
+        every refusal is still counted in the metrics."""
+        now = time.monotonic()
+        if now - self._window_start >= self.FLOOD_WINDOW:
+            if self._suppressed:
+                self.warning("%d more refusals of this charger were not logged in %g s (the metrics count them)",
+                             self._suppressed, self.FLOOD_WINDOW)
+            self._window_start, self._window_lines, self._suppressed = now, 0, 0
+        if self._window_lines < self.FLOOD_LINES:
+            self._window_lines += 1
+            self.warning(msg, *args)
+        else:
+            self._suppressed += 1
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         kwargs["extra"] = self.extra

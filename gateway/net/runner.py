@@ -472,7 +472,7 @@ class SessionRunner:
             metrics.overload_refusals.labels(error.limit).inc()
         if isinstance(error, RemoteError) and error.ocpp_code.endswith(("ConstraintViolation", "FormatViolation")):
             metrics.schema_violations.labels("inbound", dialect, action_label(dialect, action)).inc()
-        self.log.warning("refused %s from the %s: %s", action or "frame", leg, error)
+        self.log.flood_warning("refused %s from the %s: %s", action or "frame", leg, error)
 
     def _leg_dialect(self, leg: Leg) -> Dialect:
         return self._dialects[leg]

@@ -201,7 +201,7 @@ class SoapLink:
         metrics = self._ctx.metrics
         metrics.overload_refusals.labels("soap.max_concurrent_requests").inc()
         metrics.soap_faults.labels("sent", "InternalError").inc()
-        self.log.warning("SOAP %s refused with 503: %s", request.action, error)
+        self.log.flood_warning("SOAP %s refused with 503: %s", request.action, error)
         return overloaded_reply(self.dialect, request.addressing.message_id, reason=str(error))
 
     async def _exchange(self, runner: SessionRunner, request: SoapRequest) -> SoapReply:
