@@ -208,7 +208,7 @@ class Metrics:
         )
         self.upstream_failures = Counter(
             "gateway_upstream_connect_failures",
-            "Failed upstream dials, by reason (refused|unreachable|timeout)",
+            "Failed upstream dials, by reason (refused|unavailable: HTTP 408, 429, 5xx|unreachable|timeout)",
             ["reason"],
             registry=r,
         )

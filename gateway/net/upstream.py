@@ -23,7 +23,7 @@ Socket = aiohttp.ClientWebSocketResponse
 
 
 class UpstreamRefused(PeerUnavailable):
-    """The CSMS answered the upgrade with an HTTP error or without our subprotocol: retrying won't help."""
+    """The CSMS answered the upgrade with an HTTP client error or without our subprotocol: retrying won't help."""
 
 
 class UpstreamUnreachable(PeerUnavailable):
@@ -35,6 +35,9 @@ class UpstreamUnreachable(PeerUnavailable):
 
 
 _WS_TIMEOUT: Final = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0)
+#: HTTP answers to the upgrade that say "not now" rather than "no" (RFC 9110 15.5.9, 15.6; RFC 6585 4):
+#: a load balancer in front of a restarting CSMS answers 502/503/504 until a backend is up again.
+_TEMPORARY: Final = frozenset({408, 429}) | frozenset(range(500, 600))
 
 
 def client_session() -> aiohttp.ClientSession:
@@ -55,8 +58,9 @@ async def dial(
     """Open the upstream WebSocket for one charger.
 
     Raises:
-        UpstreamRefused: the CSMS said no (HTTP status, or no agreed subprotocol).
-        UpstreamUnreachable: connection failed or timed out.
+        UpstreamRefused: the CSMS said no (an HTTP 4xx status, or no agreed subprotocol).
+        UpstreamUnreachable: connection failed or timed out, or the CSMS (or its proxy) answered
+            408, 429 or 5xx: worth retrying.
     """
     upstream = config.upstream
     url = f"{upstream.url}/{quote(charge_box_id, safe='')}"
@@ -76,6 +80,9 @@ async def dial(
                 timeout=_WS_TIMEOUT,
             )
     except aiohttp.WSServerHandshakeError as exc:
+        if exc.status in _TEMPORARY:
+            raise UpstreamUnreachable(f"CSMS temporarily unavailable: HTTP {exc.status}",
+                                      reason="unavailable") from None
         raise UpstreamRefused(f"CSMS refused the connection: HTTP {exc.status}") from None
     except TimeoutError:
         raise UpstreamUnreachable("CSMS did not accept the connection in time", reason="timeout") from None

@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -669,4 +670,25 @@ async def test_outbox_disabled_keeps_transaction_messages_held(
         assert await reply is not None
     assert await metric(gateway, "gateway_csms_away_calls_total", action="StopTransaction", policy="held") == 1
     assert await metric(gateway, "gateway_outbox_appended_total") == 0
+    await charger.close()
+
+
+async def test_a_csms_back_behind_a_503_keeps_the_charger_connected_and_its_queue_until_it_accepts(
+    csms: Csms, start_gateway: GatewayFactory, log: LogWatch
+) -> None:
+    """While a proxy answers 503 for the restarting CSMS, the gateway keeps redialing (not a refusal): the
+    charger stays connected, its transaction messages keep going to the outbox, and all of them reach the
+    CSMS once it accepts connections again."""
+    gateway, charger = await _connected_then_csms_gone(csms, start_gateway, log, "ocpp1.6", "ocpp1.6",
+                                                       offline_close_after=0)
+    csms.refuse_with = HTTPStatus.SERVICE_UNAVAILABLE
+    await csms.start(port=csms.port)
+    await log.wait_for("HTTP 503", count=2)
+    transaction_id = (await _at_once(charger, _start16(1))).transaction_id
+    await _at_once(charger, _stop16(transaction_id, 2))
+    assert charger.ws.close_code is None
+    csms.refuse_with = None
+    link = await csms.next_connection()
+    assert [action for action, _ in await _next_calls(link, 2, skip=())] == ["StartTransaction", "StopTransaction"]
+    assert await metric(gateway, "gateway_upstream_connect_failures_total", reason="unavailable") >= 2
     await charger.close()

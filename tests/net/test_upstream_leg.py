@@ -48,6 +48,23 @@ async def test_refusing_csms_closes_the_charger_with_policy_violation(
     await charger.close()
 
 
+@pytest.mark.parametrize("status", [HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.BAD_GATEWAY,
+                                    HTTPStatus.TOO_MANY_REQUESTS], ids=lambda s: str(s.value))
+async def test_csms_answering_a_temporary_http_error_closes_the_charger_with_try_again_later(
+    csms: Csms, start_gateway: GatewayFactory, status: HTTPStatus
+) -> None:
+    """A 5xx (a load balancer before a restarting CSMS), 408 or 429 says "not now": the charger is told to
+    try again later (1013), as for an unreachable CSMS, not that it is refused (1008)."""
+    csms.refuse_with = status
+    gateway = await start_gateway(csms.url, "ocpp1.6")
+    charger = await connect_charger(charger_url(gateway), "CB1", "ocpp1.6")
+    await asyncio.wait_for(charger.ws.wait_closed(), 10)
+    assert (charger.ws.close_code, charger.ws.close_reason) == (
+        1013, f"CSMS temporarily unavailable: HTTP {status.value}")
+    assert await metric(gateway, "gateway_upstream_connect_failures_total", reason="unavailable") == 1
+    await charger.close()
+
+
 async def test_csms_without_our_subprotocol_is_a_refusal(start_gateway: GatewayFactory) -> None:
     """A CSMS that completes the handshake without agreeing to the upstream dialect is treated as refusing."""
     csms = await Csms(agree=False).start()
