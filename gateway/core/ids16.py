@@ -23,8 +23,11 @@ STORE_KEY: Final = "outbox.ids16"
 _EPOCH_2020: Final = 1_577_836_800
 #: How long a stopped transaction's ids are kept: a late RemoteStopTransaction or a retried Stop still maps.
 _KEEP_STOPPED: Final = 24 * 3600.0
-#: At most this many transactions are kept; the oldest stopped ones go first.
-_MAX_ENTRIES: Final = 256
+#: Of the stopped transactions, only the newest few are kept (as tx16 does with ended records): each
+#: outage would otherwise add one per charger for a day (found by the soak's memory checkpoints).
+_KEEP_STOPPED_MAX: Final = 4
+#: At most this many transactions are kept in all (running ones whose Stop never came included).
+_MAX_ENTRIES: Final = 64
 
 
 @dataclass(slots=True)
@@ -110,11 +113,17 @@ class IdMap16:
         return None
 
     def _prune(self, wall: float) -> None:
-        stopped = sorted((e.stopped_at, minted) for minted, e in self._entries.items() if e.stopped_at is not None)
-        excess = len(self._entries) - _MAX_ENTRIES + 1
+        """Make room for one more: stopped entries older than a day or beyond the newest few go, then,
+        if still full, the oldest entries whatever their state (a Stop that never came)."""
+        stopped = sorted(((e.stopped_at, minted) for minted, e in self._entries.items() if e.stopped_at is not None),
+                         reverse=True)
         for n, (stopped_at, minted) in enumerate(stopped):
-            if wall - stopped_at < _KEEP_STOPPED and n >= excess:
-                break
-            entry = self._entries.pop(minted)
-            if entry.upstream is not None:
-                self._by_upstream.pop(entry.upstream, None)
+            if n >= _KEEP_STOPPED_MAX or wall - stopped_at >= _KEEP_STOPPED:
+                self._forget(minted)
+        for minted in sorted(self._entries)[: max(0, len(self._entries) - _MAX_ENTRIES + 1)]:
+            self._forget(minted)
+
+    def _forget(self, minted: int) -> None:
+        entry = self._entries.pop(minted)
+        if entry.upstream is not None:
+            self._by_upstream.pop(entry.upstream, None)

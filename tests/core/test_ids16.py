@@ -70,3 +70,30 @@ def test_a_running_transaction_is_kept_however_old() -> None:
 
 def test_an_unreadable_document_is_an_empty_map() -> None:
     assert not IdMap16("garbage")
+
+
+def _stopped(ids: IdMap16, n: int, wall: float) -> int:
+    minted, _ = ids.mint(_start(n), wall)
+    ids.confirm(minted, 1000 + n)
+    ids.to_csms("StopTransaction", {"transactionId": minted}, wall)
+    return minted
+
+
+def test_only_the_newest_stopped_transactions_are_kept() -> None:
+    """One per charger per outage would otherwise pile up for a day (the soak's memory checkpoints)."""
+    ids = IdMap16()
+    for n in range(10):
+        _stopped(ids, n, NOON + n)
+    ids.mint(_start(99), NOON + 20)
+    kept = [n for n in range(10) if ids.to_charger("RemoteStopTransaction", {"transactionId": 1000 + n})]
+    assert kept == [6, 7, 8, 9]
+
+
+def test_running_transactions_are_bounded_too() -> None:
+    """Starts whose Stop never came cannot grow the map without bound: the oldest go first."""
+    ids = IdMap16()
+    first, _ = ids.mint(_start(0), NOON)
+    for n in range(1, 200):
+        ids.mint(_start(n), NOON)
+    assert len(ids.document()["map"]) == 64
+    assert str(first) not in ids.document()["map"]
