@@ -44,6 +44,7 @@ from gateway.net import upstream as upstream_mod
 from gateway.net.context import ChargerLog, GatewayContext
 from gateway.net.links import ChargerLink
 from gateway.net.runner_outbox import RunnerOutboxMixin
+from gateway.net.ws_timers import stop_heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,7 @@ class SessionRunner(RunnerOutboxMixin):
                 self._start_drain()
                 clean = await self._read_upstream(ws)
             finally:
+                stop_heartbeat(ws)
                 self._ctx.metrics.upstream_connected.dec()
             await self._feed(partial(self._session.leg_down, Leg.CSMS))
             if self._closing:
@@ -249,6 +251,8 @@ class SessionRunner(RunnerOutboxMixin):
         ws = self._upstream
         if ws is not None and not ws.closed:
             await ws.close(code=code, message=reason.encode())
+        if ws is not None:
+            stop_heartbeat(ws)
 
     # ---- feeding the session and carrying out its commands ------------------------------
 

@@ -23,6 +23,7 @@ from gateway.net.links import WsLink
 from gateway.net.runner import SessionRunner
 from gateway.net.soap_server import handle_soap
 from gateway.net.tunnels import handle_tunnel
+from gateway.net.ws_timers import stop_heartbeat
 from gateway.store import ChargerRecord
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ async def ocpp_websocket(request: web.Request) -> web.StreamResponse:
     try:
         await runner.run()
     finally:
+        stop_heartbeat(ws)
         if ctx.runners.get(charge_box_id) is runner:
             del ctx.runners[charge_box_id]
         await ctx.store.touch_charger(charge_box_id, time.time())
