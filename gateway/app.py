@@ -69,6 +69,7 @@ class Gateway:
         config = self.config
         rules = load_translation_rules(config)
         self._store = await open_store(config.state.path)
+        self.metrics.outbox_entries.set(await self._store.outbox_total())
         ctx = GatewayContext(
             config=config,
             metrics=self.metrics,

@@ -281,6 +281,12 @@ class Metrics:
             "Charger connections closed (1013) because the CSMS stayed unreachable for upstream.offline_close_after",
             registry=r,
         )
+        self.outbox_entries = Gauge(
+            "gateway_outbox_entries",
+            "Entries in all chargers' outboxes (stored, not yet taken by the CSMS); entries of chargers that do "
+            "not reconnect stay here",
+            registry=r,
+        )
         self.outbox_appended = Counter(
             "gateway_outbox_appended",
             "Calls put in a charger's durable outbox (the CSMS away, or earlier ones still waiting), by action",

@@ -50,9 +50,11 @@ class RunnerOutboxMixin:
                                       command.droppable, command.kind)
             leg = Leg.CSMS if command.kind.startswith("up:") else Leg.CHARGER
             metrics.outbox_appended.labels(action_label(self._leg_dialect(leg), command.action)).inc()
+            metrics.outbox_entries.inc()
             return
         dropped = await store.outbox_drop_oldest_droppable(self.charge_box_id)
         if dropped is not None:
+            metrics.outbox_entries.dec()
             metrics.outbox_dropped.labels("full").inc()
             self.log.warning("outbox full (outbox.max_messages): dropped the oldest queued meter sample "
                              "(%s of %s) for a new %s", dropped.action, _iso(dropped.created_at), command.action)
@@ -114,7 +116,8 @@ class RunnerOutboxMixin:
                                      "; stopping the transaction" if config.stop_on_late_refusal else "")
                 attempts = 0
                 async with self._lock:
-                    await store.outbox_remove(self.charge_box_id, entry.seq)
+                    if await store.outbox_remove(self.charge_box_id, entry.seq):
+                        self._ctx.metrics.outbox_entries.dec()
                     await self._sync_outbox()
             if not session.backlog:
                 self.log.info("outbox replayed")

@@ -309,6 +309,9 @@ class StateStore(Protocol):
     async def outbox_counts(self, charge_box_id: str) -> tuple[int, int]:
         """Returns how many entries the charger's outbox holds, and how many of them are droppable."""
 
+    async def outbox_total(self) -> int:
+        """Returns how many entries all chargers' outboxes hold together."""
+
     async def get_value(self, charge_box_id: str, key: str) -> JsonValue:
         """Returns the charger's value under key, or None if unset."""
 

@@ -371,6 +371,10 @@ class SqliteStore:
         row = await self._run(lambda conn: fetch_one(conn, sql, charge_box_id))
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
+    async def outbox_total(self) -> int:
+        row = await self._run(lambda conn: fetch_one(conn, "SELECT COUNT(*) FROM outbox"))
+        return 0 if row is None else int(row[0])
+
     async def outbox_drop_oldest_droppable(self, charge_box_id: str) -> OutboxEntry | None:
         sql = f"{OUTBOX_SELECT} WHERE charge_box_id = ? AND droppable = 1 ORDER BY seq LIMIT 1"
 

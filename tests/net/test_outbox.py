@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from ocpp.v201 import call as c201
 
 from gateway.app import Gateway
 from gateway.core.translate.tx16 import TX_NAMESPACE
+from gateway.store import open_store
 from tests.conftest import GatewayFactory, charger_url
 from tests.logwatch import LogWatch, watch_log
 from tests.net.scrape import metric
@@ -692,3 +694,28 @@ async def test_a_csms_back_behind_a_503_keeps_the_charger_connected_and_its_queu
     assert [action for action, _ in await _next_calls(link, 2, skip=())] == ["StartTransaction", "StopTransaction"]
     assert await metric(gateway, "gateway_upstream_connect_failures_total", reason="unavailable") >= 2
     await charger.close()
+
+
+async def test_the_outbox_entries_gauge_follows_the_queue(
+    csms: Csms, start_gateway: GatewayFactory, log: LogWatch
+) -> None:
+    """gateway_outbox_entries: what waits in all outboxes, up while the CSMS is away, down as it takes them."""
+    gateway, charger = await _connected_then_csms_gone(csms, start_gateway, log, "ocpp1.6", "ocpp1.6")
+    await _at_once(charger, _meter16(7, 1, 2010))
+    await _at_once(charger, _stop16(7, 2))
+    assert await metric(gateway, "gateway_outbox_entries") == 2
+    await _back(csms)
+    await log.wait_for(REPLAYED)
+    assert await metric(gateway, "gateway_outbox_entries") == 0
+    await charger.close()
+
+
+async def test_the_outbox_entries_gauge_starts_from_what_the_store_holds(
+    csms: Csms, start_gateway: GatewayFactory, tmp_path: Path
+) -> None:
+    """Entries left by an earlier process (of chargers not connected yet) are counted from the start."""
+    store = await open_store(str(tmp_path / "state.sqlite"))
+    await store.outbox_append("CB9", "StopTransaction", {"transactionId": 1}, time.time(), False, "up:ocpp1.6")
+    await store.close()
+    gateway = await start_gateway(csms.url, "ocpp1.6")
+    assert await metric(gateway, "gateway_outbox_entries") == 1

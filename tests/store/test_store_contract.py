@@ -459,6 +459,13 @@ async def test_outbox_counts_tell_total_and_droppable_per_charger(store: StateSt
     assert await store.outbox_counts("CB1") == (3, 2)
 
 
+async def test_outbox_total_counts_every_charger(store: StateStore) -> None:
+    assert await store.outbox_total() == 0
+    await store.outbox_append("CB1", "MeterValues", {}, 1.0, True)
+    await store.outbox_append("CB2", "StopTransaction", {}, 2.0, False)
+    assert await store.outbox_total() == 2
+
+
 async def test_outbox_remove_deletes_one_entry(store: StateStore) -> None:
     """Removing an entry leaves the others, and removing it again reports False."""
     first = await store.outbox_append("CB1", "A", {}, 1.0, True)
