@@ -38,8 +38,10 @@ import asyncio
 import collections
 import contextlib
 import json
+import os
 import random
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -372,9 +374,42 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     (workdir / "gateway.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     csms = await start_csms(args, workdir, 0)
     gw_log = (workdir / "gateway.log").open("wb")
+    gw_cmd = [PY, "-m", "gateway"]
+    gw_env = None
+    if args.mem_dir:  # bench-only entry point with memory checkpoints on SIGUSR1 (gateway_traced.py)
+        Path(args.mem_dir).mkdir(parents=True, exist_ok=True)
+        gw_cmd = [PY, str(BENCH / "gateway_traced.py")]
+        gw_env = {**os.environ, "OCPP_SOAK_MEM_DIR": str(Path(args.mem_dir).resolve()),
+                  "OCPP_SOAK_TRACEMALLOC": str(args.tracemalloc),
+                  "OCPP_SOAK_MALLOC_TRIM": "1" if args.malloc_trim else "0"}
     gw = await asyncio.create_subprocess_exec(
-        PY, "-m", "gateway", "run", "--config", str(workdir / "gateway.yaml"), cwd=REPO,
+        *gw_cmd, "run", "--config", str(workdir / "gateway.yaml"), cwd=REPO, env=gw_env,
         stdin=asyncio.subprocess.DEVNULL, stdout=gw_log, stderr=gw_log)
+    checkpoints: list[str] = []
+    checkpoint_lock = asyncio.Lock()
+
+    async def checkpoint(label: str) -> None:
+        """SIGUSR1 to gateway_traced.py; waits until it has written checkpoint-NN.json (it blocks meanwhile)."""
+        if not args.mem_dir:
+            return
+        async with checkpoint_lock:
+            await _checkpoint(label)
+
+    async def _checkpoint(label: str) -> None:
+        n = len(checkpoints) + 1
+        target = Path(args.mem_dir) / f"checkpoint-{n:02d}.json"
+        gw.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 120
+        while not target.exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        checkpoints.append(f"{n:02d} {label} t={time.monotonic() - t0:.0f}s")
+        log(f"memory checkpoint {checkpoints[-1]}")
+
+    async def periodic_checkpoints() -> None:
+        while True:
+            await asyncio.sleep(args.checkpoint_every)
+            await checkpoint("periodic")
+
     tasks: list[asyncio.Task[None]] = []
     rss: list[dict[str, Any]] = []
     events: list[str] = []
@@ -386,6 +421,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         t0 = time.monotonic()
         cpu0 = cpu_seconds(gw.pid)
         log(f"gateway pid {gw.pid} ready, RSS {rss_kib(gw.pid) / 1024:.1f} MiB; starting {args.chargers} chargers")
+        await checkpoint("before chargers (tracemalloc starts here)")
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         csms_up = True
 
@@ -398,13 +434,19 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 await asyncio.sleep(args.rss_interval)
 
         tasks.append(asyncio.create_task(sampler()))
+        if args.mem_dir and args.checkpoint_every:
+            tasks.append(asyncio.create_task(periodic_checkpoints()))
         for i, c in enumerate(chargers):
             tasks += [asyncio.create_task(c.connection_loop(session)), asyncio.create_task(c.sender()),
                       asyncio.create_task(c.transactions()), asyncio.create_task(c.heartbeats())]
             if i % 50 == 49:
                 await asyncio.sleep(args.ramp / max(1, args.chargers / 50))
+        await asyncio.sleep(max(0.0, args.ramp + 15 - (time.monotonic() - t0)))
+        await checkpoint("after ramp-up")
         for k in range(1, args.restarts + 1):
             at = args.duration * k / (args.restarts + 1)
+            await asyncio.sleep(max(0.0, at - 8 - (time.monotonic() - t0)))
+            await checkpoint(f"before crash {k}")
             await asyncio.sleep(max(0.0, at - (time.monotonic() - t0)))
             csms.kill()  # SIGKILL: a crash, no Close frames
             await csms.wait()
@@ -420,6 +462,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await asyncio.sleep(min(30.0, args.duration - el))
             log(f"t={time.monotonic() - t0:.0f}s RSS {rss[-1]['rss_kib'] / 1024:.1f} MiB, "
                 f"acked {sum(len(c.acked) for c in chargers)}, connected {rss[-1]['connected']}")
+        await checkpoint("end of traffic")
         ending.set()
         events.append(f"t={time.monotonic() - t0:.0f}s stop generating; draining outboxes")
         log(events[-1])
@@ -465,7 +508,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     "tx_sent": stats.tx_sent, "callerrors": dict(stats.callerrors), "timeouts": stats.timeouts,
                     "conn_lost_in_flight": stats.conn_lost_in_flight, "heartbeats_ok": stats.heartbeats_ok,
                     "heartbeats_failed": stats.heartbeats_failed},
-        "gateway_cpu_s": round(gw_cpu, 1), "gateway_metrics": metrics, "rss": rss,
+        "memory_checkpoints": checkpoints, "gateway_cpu_s": round(gw_cpu, 1), "gateway_metrics": metrics, "rss": rss,
         "rss_slope_mib_per_min": slope_mib_per_min([(s["t"], s["rss_kib"]) for s in rss if s["t"] >= args.ramp]),
     }
 
@@ -507,6 +550,7 @@ def report(r: dict[str, Any]) -> str:
         f"| gateway CPU s (whole run) | {r['gateway_cpu_s']} |",
         "",
         "Events: " + "; ".join(r["events"]),
+        *(["", "Memory checkpoints: " + "; ".join(r["memory_checkpoints"])] if r["memory_checkpoints"] else []),
         "",
         "Gateway metrics at the end: " + ", ".join(f"`{k}` {v:g}" for k, v in sorted(r["gateway_metrics"].items())),
         "",
@@ -539,6 +583,16 @@ def main() -> int:
     ap.add_argument("--drain", type=float, default=90.0, help="max seconds for outboxes to empty at the end")
     ap.add_argument("--rss-interval", type=float, default=10.0)
     ap.add_argument("--json-out", default=None)
+    ap.add_argument("--mem-dir", default=None,
+                    help="run the gateway via bench/gateway_traced.py and write memory checkpoints here (before "
+                         "the chargers, after ramp-up, 8 s before each crash, at the end); compare them with "
+                         "bench/memdiff.py")
+    ap.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                    help="with --mem-dir: trace allocations with this many frames and dump a snapshot per checkpoint")
+    ap.add_argument("--checkpoint-every", type=float, default=0.0, metavar="S",
+                    help="with --mem-dir: also a checkpoint every S seconds")
+    ap.add_argument("--malloc-trim", action="store_true",
+                    help="with --mem-dir: malloc_trim(0) after each checkpoint, recording the RSS after it")
     ap.add_argument("--keep-logs", action="store_true", help="keep gateway/CSMS logs and the CSMS record")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
