@@ -48,6 +48,7 @@ class IdMap16:
     def __init__(self, document: object = None) -> None:
         """Load the map from what `document()` returned (None or anything unreadable: empty)."""
         self._last = 0
+        self._changed = False
         self._entries: dict[int, _Minted] = {}
         self._by_upstream: dict[int, int] = {}
         if isinstance(document, dict):
@@ -88,16 +89,25 @@ class IdMap16:
             self._by_upstream[upstream] = minted
 
     def to_csms(self, action: str, payload: JsonObject, wall: float) -> JsonObject | None:
-        """A charger call naming a minted transaction, with the CSMS's id instead; None if nothing changes."""
+        """A charger call naming a minted transaction, with the CSMS's id instead; None if nothing changes.
+
+        Seeing the transaction's StopTransaction changes the map (see `take_changed`).
+        """
         minted = payload.get("transactionId")
         entry = self._entries.get(minted) if isinstance(minted, int) else None
         if entry is None:
             return None
         if action == "StopTransaction" and entry.stopped_at is None:
             entry.stopped_at = wall
+            self._changed = True
         if entry.upstream is None:
             return None  # its Start never reached the CSMS: there is no id to give
         return {**payload, "transactionId": entry.upstream}
+
+    def take_changed(self) -> bool:
+        """Whether to_csms changed the map since the last call (it is to be saved)."""
+        changed, self._changed = self._changed, False
+        return changed
 
     def to_charger(self, action: str, payload: JsonObject) -> JsonObject | None:
         """A CSMS call naming the CSMS's id of a minted transaction, with the minted id; None if nothing changes."""

@@ -140,6 +140,10 @@ class OutboxMixin:
         self._behind: deque[tuple[Pending, Call]] = deque()
         self._ids16 = IdMap16()
 
+    def outbox_removed(self, droppable: bool, now: float) -> None:
+        """One entry left the stored outbox after its replay (a DropOldest already counted its own)."""
+        self.set_outbox(self._backlog - 1, self._droppable_count - droppable, now)
+
     def set_outbox(self, total: int, droppable: int, now: float = 0.0) -> None:
         """Tell the session what the charger's stored outbox holds (at start, and after removals).
 
@@ -147,11 +151,11 @@ class OutboxMixin:
         take) go on to the CSMS, in order.
         """
         self._backlog, self._droppable_count = total, droppable
-        while not total and self._behind:
+        if total:
+            return
+        self._expire_behind(now)
+        while self._behind:
             pending, call = self._behind.popleft()
-            if now >= pending.deadline:
-                self._fail(pending, PeerUnavailable("the call waited too long behind the outbox"), now, "timeout")
-                continue
             if not self._passthrough:
                 self._start_flow(call, Leg.CHARGER, now)  # translated as it would have been on arrival
                 continue
@@ -204,12 +208,9 @@ class OutboxMixin:
 
     def _outbox_form(self, call: Call) -> str | None:
         """How a charger call goes into the outbox: "up", "mint", "flow" or "charger"; None if it does not."""
-        action = call.action
-        if action == "MeterValues":
-            if call.payload.get("transactionId") is None:
-                return None
-        elif action not in _TRANSACTION_ACTIONS:
+        if not is_transaction_message(call):
             return None
+        action = call.action
         if self._passthrough:
             # A 1.6 CSMS assigns transactionIds: the gateway answers with its own and maps them (ids16).
             return "mint" if action == "StartTransaction" else "up"
@@ -279,7 +280,7 @@ class OutboxMixin:
         """A pass-through call naming a gateway-issued 1.6 transaction, with the other side's id; None: as is."""
         if leg is Leg.CHARGER:
             payload = self._ids16.to_csms(call.action, call.payload, self._wall())
-            if call.action == "StopTransaction":  # the transaction's ids are kept a while longer, then pruned
+            if self._ids16.take_changed():  # its Stop: the ids are kept a while longer, then pruned
                 self._emit(Save(IDS16_KEY, self._ids16.document()))
         else:
             payload = self._ids16.to_charger(call.action, call.payload)

@@ -118,7 +118,10 @@ class RunnerOutboxMixin:
                 async with self._lock:
                     if await store.outbox_remove(self.charge_box_id, entry.seq):
                         self._ctx.metrics.outbox_entries.dec()
-                    await self._sync_outbox()
+                        # The session counts what it queued and dropped itself: no count query per entry.
+                        loop = asyncio.get_running_loop()
+                        session.outbox_removed(entry.droppable, loop.time())
+                        await self._carry_out(loop)
             if not session.backlog:
                 self.log.info("outbox replayed")
         finally:

@@ -9,9 +9,7 @@ The moments are chosen by events (the gateway's own log lines on stderr, the pee
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from ocpp.routing import on
 from ocpp.v16 import call as c16
 from ocpp.v16 import call_result as r16
-from websockets.exceptions import WebSocketException
 
 from gateway.core.translate.tx16 import TX_NAMESPACE
-from tests.conftest import REPO, free_port, wait_healthy, write_config
-from tests.peers import Charger, Csms, CsmsCp16, CsmsLink, connect_charger
+from tests.crash.process import GatewayProcess, connect_retrying
+from tests.peers import Csms, CsmsCp16, CsmsLink
 
 pytestmark = pytest.mark.timeout(45)
 
@@ -35,60 +31,6 @@ BOX = "OUTBOX1"
 MODES = {"translated": "ocpp2.0.1", "passthrough": "ocpp1.6"}
 OUTBOX = {"enabled": True, "max_messages": 1000, "max_attempts": 5, "retry_interval": 10}
 T = [f"2026-11-22T10:0{i}:00Z" for i in range(10)]
-
-
-class GatewayProcess:
-    """The gateway as a process that can be killed; its stderr (the log) is read as it comes."""
-
-    def __init__(self, tmp_path: Path, upstream_url: str, dialect: str, **sections: Any) -> None:
-        config = yaml.safe_load(write_config(tmp_path, upstream_url, dialect, **sections).read_text())
-        config["listen"]["port"], config["admin"]["port"] = free_port(), free_port()
-        self.path = tmp_path / "run.yaml"
-        self.path.write_text(yaml.safe_dump(config))
-        self.url = f"ws://127.0.0.1:{config['listen']['port']}/ocpp"
-        self.admin_port = int(config["admin"]["port"])
-        self.process: asyncio.subprocess.Process | None = None
-        self.lines: list[str] = []
-        self._changed = asyncio.Event()
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self.lines.clear()
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway", "run", "--config", str(self.path), cwd=REPO,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        assert self.process.stderr is not None
-        self._reader = asyncio.create_task(self._read(self.process.stderr))
-        await wait_healthy(self.admin_port)
-
-    async def _read(self, stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            self.lines.append(line.decode(errors="replace"))
-            self._changed.set()
-
-    async def wait_for_log(self, text: str, timeout: float = 10) -> None:
-        async with asyncio.timeout(timeout):
-            while not any(text in line for line in self.lines):
-                self._changed.clear()
-                await self._changed.wait()
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()  # SIGKILL
-            await self.process.wait()
-        if self._reader is not None:
-            with contextlib.suppress(Exception):
-                await self._reader
-
-
-async def connect_retrying(url: str) -> Charger:
-    """Connect as a charger does after losing its CSMS: again and again until it is let in (bounded)."""
-    async with asyncio.timeout(15):
-        while True:
-            try:
-                return await connect_charger(url, BOX, "ocpp1.6", response_timeout=10)
-            except (OSError, WebSocketException, TimeoutError):
-                await asyncio.sleep(0.05)  # a real charger's reconnect delay; there is no event to await
 
 
 @dataclass
@@ -132,7 +74,7 @@ async def next_calls(link: CsmsLink, count: int) -> list[tuple[str, dict[str, An
 async def test_sigkill_after_acknowledged_queued_messages_loses_none_of_them(env: Env) -> None:
     """SIGKILL right after the gateway acknowledged queued transaction messages (CSMS away); restarted on
     the same state with the CSMS back, it delivers every one of them, in order, once the charger is back."""
-    charger = await connect_retrying(env.gateway.url)
+    charger = await connect_retrying(env.gateway.url, BOX)
     await env.csms.next_connection()
     if env.mode == "passthrough":  # the CSMS owns the id: the transaction starts while it is there
         transaction_id = (await charger.cp.call(c16.StartTransaction(
@@ -154,7 +96,7 @@ async def test_sigkill_after_acknowledged_queued_messages_loses_none_of_them(env
     await charger.close()
     await env.csms.start(port=env.csms.port)
     await env.gateway.start()
-    charger = await connect_retrying(env.gateway.url)
+    charger = await connect_retrying(env.gateway.url, BOX)
     link = await env.csms.next_connection()
     arrived = await next_calls(link, len(acknowledged))
     if env.mode == "passthrough":
@@ -200,7 +142,7 @@ async def test_sigkill_during_the_replay_resends_the_unanswered_entry(tmp_path: 
     gateway = GatewayProcess(tmp_path, csms.url, "ocpp1.6", outbox=OUTBOX, upstream={"response_timeout": 30})
     try:
         await gateway.start()
-        charger = await connect_retrying(gateway.url)
+        charger = await connect_retrying(gateway.url, BOX)
         await csms.next_connection()
         await csms.vanish()
         await gateway.wait_for_log("upstream connection lost")
@@ -216,7 +158,7 @@ async def test_sigkill_during_the_replay_resends_the_unanswered_entry(tmp_path: 
         release.set()
         await charger.close()
         await gateway.start()
-        charger = await connect_retrying(gateway.url)
+        charger = await connect_retrying(gateway.url, BOX)
         link = await csms.next_connection()
         arrived = await next_calls(link, 2)
         assert [(action, payload["transaction_id"]) for action, payload in arrived] == [

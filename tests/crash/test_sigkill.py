@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -23,17 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.routing import on
 from ocpp.v16 import call as c16
 from ocpp.v16 import call_result as r16
 from ocpp.v201 import call_result as r201
-from websockets.exceptions import WebSocketException
 
 from gateway.core.translate.tx16 import TX_NAMESPACE
-from tests.conftest import REPO, free_port, wait_healthy, write_config
-from tests.peers import Charger, Csms, CsmsCp16, CsmsCp201, connect_charger
+from tests.crash.process import GatewayProcess, connect_retrying
+from tests.peers import Charger, Csms, CsmsCp16, CsmsCp201
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -117,39 +114,7 @@ def csms_frames(csms: Csms, charge_box_id: str) -> list[list[Any]]:
 # ---- the gateway as a process that can be killed -------------------------------------------------------
 
 
-class GatewayProcess:
-    def __init__(self, tmp_path: Path, upstream_url: str, dialect: str) -> None:
-        config = yaml.safe_load(write_config(tmp_path, upstream_url, dialect).read_text())
-        config["listen"]["port"], config["admin"]["port"] = free_port(), free_port()
-        self.path = tmp_path / "run.yaml"
-        self.path.write_text(yaml.safe_dump(config))
-        self.url = f"ws://127.0.0.1:{config['listen']['port']}/ocpp"
-        self.admin_port = int(config["admin"]["port"])
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway", "run", "--config", str(self.path), cwd=REPO,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        await wait_healthy(self.admin_port)
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()  # SIGKILL
-            await self.process.wait()
-
-
 # ---- chargers -----------------------------------------------------------------------------------------
-
-
-async def connect_retrying(url: str, charge_box_id: str) -> Charger:
-    """Connect as a charger does after losing its CSMS: again and again until it is let in (bounded)."""
-    async with asyncio.timeout(15):
-        while True:
-            try:
-                return await connect_charger(url, charge_box_id, "ocpp1.6", response_timeout=10)
-            except (OSError, WebSocketException, TimeoutError):
-                await asyncio.sleep(0.05)  # a real charger's reconnect delay; there is no event to await
 
 
 class Load:
