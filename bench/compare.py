@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import platform
-import resource
 import signal
 import socket
 import statistics
@@ -667,12 +666,9 @@ def main() -> int:
         ap.error("--rounds must be >= 1")
     # Children inherit rlimits: raising ours covers loadgen, sink, relay *and* the gateway,
     # which then needs no setrlimit of its own when run through this script.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    need = 2 * args.chargers + 256
-    if hard < need:
-        print(f"warning: RLIMIT_NOFILE hard limit {hard} < {need} needed by the SUT", file=sys.stderr)
+    limit, need = procstat.raise_nofile_limit(), 2 * args.chargers + 256
+    if limit < need:
+        print(f"warning: RLIMIT_NOFILE hard limit {limit} < {need} needed by the SUT", file=sys.stderr)
     return asyncio.run(run(args))
 
 

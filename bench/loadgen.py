@@ -38,7 +38,6 @@ import json
 import os
 import random
 import re
-import resource
 import sys
 import time
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType
 from bench_frames import DEFAULT_MIX, DIALECTS, OCPP16, TX_STATUS_CYCLE, FrameParams, RequestFrames
+from procstat import raise_nofile_limit
 
 Json = dict[str, Any]  # a decoded JSON object
 
@@ -368,13 +368,6 @@ async def run_load(args: argparse.Namespace) -> Json:
         except TimeoutError:
             result["close_timeout"] = True
     return result
-
-
-def raise_nofile_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

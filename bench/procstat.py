@@ -1,4 +1,5 @@
-"""CPU time and RSS of a process tree, read straight from /proc (Linux only).
+"""Process helpers for the bench: CPU time and RSS of a process tree, read straight from /proc (Linux
+only), the fd limit, and waiting for a stop signal.
 
 The whole tree is summed so a system under test that forks workers is still
 measured completely. No psutil: the benchmark adds no dependencies.
@@ -6,7 +7,11 @@ measured completely. No psutil: the benchmark adds no dependencies.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import resource
+import signal
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -78,3 +83,25 @@ def host_busy_seconds() -> float:
     # user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
     values = [int(v) for v in fields[:8]]
     return (sum(values) - values[3] - values[4]) / CLK_TCK
+
+
+def raise_nofile_limit() -> int:
+    """Raise the soft fd limit to the hard limit (thousands of sockets are expected; children inherit it).
+
+    Returns:
+        The soft limit now in force.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+async def wait_for_stop_signal(max_seconds: float) -> None:
+    """Return on SIGTERM or SIGINT, or after max_seconds: a bench server never outlives its run."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=max_seconds)

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import resource
-import signal
 import sys
 
 import aiohttp
 from aiohttp import WSMsgType, web
+from procstat import raise_nofile_limit, wait_for_stop_signal
 
 # The same WebSocket keepalive as the gateway's defaults (listen/upstream ping_interval), so both
 # pay the same transport costs and the ratio measures what the gateway adds on top.
@@ -107,12 +105,7 @@ async def serve(host: str, port: int, upstream_url: str, max_seconds: float) -> 
     await web.TCPSite(runner, host, port, backlog=4096).start()
     print(f"relay listening on {host}:{port} -> {upstream_url}", file=sys.stderr, flush=True)
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=max_seconds)
+    await wait_for_stop_signal(max_seconds)
     await runner.cleanup()
     await relay.close()
 
@@ -126,10 +119,7 @@ def main() -> None:
         "--max-seconds", type=float, default=3600.0, help="exit after this long even if never signalled (default 3600)"
     )
     args = ap.parse_args()
-    # Two sockets per charger: raise the soft fd limit as far as allowed.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_nofile_limit()  # two sockets per charger
     asyncio.run(serve(args.listen_host, args.listen_port, args.upstream_url, args.max_seconds))
 
 

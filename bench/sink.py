@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import re
-import resource
-import signal
 import sys
 
 from aiohttp import WSMsgType, web
 from bench_frames import DIALECTS, OCPP16, OCPP201, TX_STARTED_RESPONSE_201, ResponseBodies
+from procstat import raise_nofile_limit, wait_for_stop_signal
 
 # `[2,"<id>","<Action>",` -- the id is kept as raw JSON string content so it can be
 # echoed back byte-for-byte (escapes included) without decoding.
@@ -103,14 +101,6 @@ class Sink:
         )
 
 
-def raise_nofile_limit() -> int:
-    """Raise the soft fd limit to the hard limit: thousands of sockets are expected."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
 async def serve(host: str, port: int, max_seconds: float) -> Sink:
     sink = Sink()
     app = web.Application()
@@ -122,12 +112,7 @@ async def serve(host: str, port: int, max_seconds: float) -> Sink:
     await web.TCPSite(runner, host, port, backlog=4096).start()
     print(f"sink listening on {host}:{port}", file=sys.stderr, flush=True)
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=max_seconds)
+    await wait_for_stop_signal(max_seconds)
     await runner.cleanup()
     return sink
 

@@ -40,7 +40,6 @@ import contextlib
 import json
 import os
 import random
-import resource
 import signal
 import sys
 import tempfile
@@ -54,7 +53,7 @@ import aiohttp
 import yaml
 from aiohttp import WSMsgType
 from compare import free_port, stop, wait_health, wait_tcp
-from procstat import cpu_seconds, rss_kib
+from procstat import cpu_seconds, raise_nofile_limit, rss_kib
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -595,11 +594,9 @@ def main() -> int:
                     help="with --mem-dir: malloc_trim(0) after each checkpoint, recording the RSS after it")
     ap.add_argument("--keep-logs", action="store_true", help="keep gateway/CSMS logs and the CSMS record")
     args = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:  # inherited by the gateway and the CSMS
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if hard < 2 * args.chargers + 256:
-        log(f"warning: RLIMIT_NOFILE hard limit {hard} < {2 * args.chargers + 256}")
+    limit = raise_nofile_limit()  # inherited by the gateway and the CSMS
+    if limit < 2 * args.chargers + 256:
+        log(f"warning: RLIMIT_NOFILE hard limit {limit} < {2 * args.chargers + 256}")
     workdir = Path(tempfile.mkdtemp(prefix="ocpp-soak-"))
     log(f"workdir {workdir}")
     try:

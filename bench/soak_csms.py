@@ -24,14 +24,13 @@ import contextlib
 import itertools
 import json
 import os
-import resource
-import signal
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from procstat import raise_nofile_limit, wait_for_stop_signal
 
 OCPP16, OCPP201 = "ocpp1.6", "ocpp2.0.1"
 ENERGY = "Energy.Active.Import.Register"
@@ -132,12 +131,7 @@ async def serve(host: str, port: int, log_path: str, max_seconds: float) -> None
     await runner.setup()
     await web.TCPSite(runner, host, port, backlog=4096, reuse_address=True).start()
     print(f"soak csms listening on {host}:{port}, pid {os.getpid()}", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=max_seconds)
+    await wait_for_stop_signal(max_seconds)
     await runner.cleanup()
     os.close(fd)
     print(f"soak csms done: calls={csms.calls}", file=sys.stderr, flush=True)
@@ -150,9 +144,7 @@ def main() -> None:
     ap.add_argument("--log", required=True, help="append one line per received CALL here")
     ap.add_argument("--max-seconds", type=float, default=3600.0)
     args = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_nofile_limit()
     asyncio.run(serve(args.host, args.port, args.log, args.max_seconds))
 
 

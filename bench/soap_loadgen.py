@@ -35,7 +35,8 @@ from typing import Any
 
 import aiohttp
 from bench_frames import DEFAULT_MIX
-from loadgen import Run, _id_tag, _ms, _pct, emit, measure_window, raise_nofile_limit
+from loadgen import Run, _id_tag, _ms, _pct, emit, measure_window
+from procstat import raise_nofile_limit
 from soap_frames import SOAP15, SOAP16, TX_STATUS_CYCLE, VERSIONS, Envelopes, content_type, root_name
 
 Json = dict[str, Any]
