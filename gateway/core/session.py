@@ -155,6 +155,9 @@ class ChargerSession(OutboxMixin):
         #: The CSMS leg was up and went down: charger calls follow the CSMS-away policy.
         self._csms_lost = False
         self._init_outbox(outbox_limit, stop_on_late_refusal, csms_timeout)
+        #: Every deadline the session sets is at least this long after the `now` it was set at (the
+        #: outbox's wait-behind deadline uses csms_timeout too): lets the runner skip next_deadline().
+        self.shortest_timeout = min(charger_timeout, csms_timeout)
 
     @property
     def csms_up(self) -> bool:

@@ -55,6 +55,10 @@ class WsLink:
         self._ws = ws
 
     @property
+    def ws(self) -> web.WebSocketResponse:
+        return self._ws
+
+    @property
     def closed(self) -> bool:
         return self._ws.closed
 

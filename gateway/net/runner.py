@@ -10,14 +10,13 @@ import asyncio
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Final
 
 from aiohttp import WSMsgType
 
-from gateway.core import backoff, ids16
+from gateway.core import backoff, ids16, ocppj
 from gateway.core.dialects import Dialect
 from gateway.core.ocppj import CallError
 from gateway.core.session import (
@@ -42,7 +41,7 @@ from gateway.errors import Overloaded, RemoteError, SchemaViolation
 from gateway.metrics import action_label
 from gateway.net import upstream as upstream_mod
 from gateway.net.context import ChargerLog, GatewayContext
-from gateway.net.links import ChargerLink
+from gateway.net.links import ChargerLink, WsLink
 from gateway.net.runner_outbox import RunnerOutboxMixin
 from gateway.net.ws_timers import stop_heartbeat
 
@@ -70,6 +69,8 @@ class SessionRunner(RunnerOutboxMixin):
         self.log = ChargerLog(log, charge_box_id)
         self._ctx = ctx
         self.link = link
+        #: An OCPP-J charger's socket, written to directly on the hot path; None for other links (SOAP).
+        self._charger_ws = link.ws if isinstance(link, WsLink) else None
         self._charger_timeout = charger_timeout or ctx.config.listen.response_timeout
         self._upstream: upstream_mod.Socket | None = None
         self._session = self._new_session(None)
@@ -96,7 +97,7 @@ class SessionRunner(RunnerOutboxMixin):
             csms_timeout=config.upstream.response_timeout,
             max_queued=config.limits.max_queued_calls,
             max_frame=config.limits.max_frame_bytes,
-            new_id=lambda: str(uuid.uuid4()),
+            new_id=ocppj.new_message_id,
             wall_clock=time.time,
             outbox_limit=config.outbox.max_messages if config.outbox.enabled else 0,
             stop_on_late_refusal=config.outbox.stop_on_late_refusal,
@@ -262,8 +263,9 @@ class SessionRunner(RunnerOutboxMixin):
         lock = self._lock
         await lock.acquire()
         try:
-            self._session.receive(leg, text, loop.time())
-            await self._carry_out(loop)
+            now = loop.time()
+            self._session.receive(leg, text, now)
+            await self._carry_out(loop, now)
         finally:
             lock.release()
 
@@ -274,11 +276,12 @@ class SessionRunner(RunnerOutboxMixin):
     async def _feed(self, event: Callable[[float], None]) -> None:
         loop = asyncio.get_running_loop()
         async with self._lock:
-            event(loop.time())
-            await self._carry_out(loop)
+            now = loop.time()
+            event(now)
+            await self._carry_out(loop, now)
 
-    async def _carry_out(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Carry out the session's commands in order; the caller holds the lock."""
+    async def _carry_out(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        """Carry out the session's commands in order; the caller holds the lock; `now` is the event's time."""
         # The hot path: every relayed frame gives one Received and one Send (and its answer a Completed).
         # Metrics are plain counter cells (gateway.metrics), looked up by the runner's own label tuple.
         metrics = self._ctx.metrics
@@ -296,10 +299,17 @@ class SessionRunner(RunnerOutboxMixin):
                 # _send, inlined (a coroutine less per frame).
                 leg, text, message, action = command
                 if leg is Leg.CHARGER:
-                    if self.link.closed:
+                    charger_ws = self._charger_ws
+                    if charger_ws is not None:  # WsLink.send, inlined (a coroutine less per frame)
+                        if charger_ws.closed:
+                            self.log.warning("cannot send %s %s: charger leg is closed", action, message.kind)
+                            continue
+                        await charger_ws.send_str(text)
+                    elif self.link.closed:
                         self.log.warning("cannot send %s %s: charger leg is closed", action, message.kind)
                         continue
-                    await self.link.send(command)
+                    else:
+                        await self.link.send(command)
                 else:
                     ws = self._upstream
                     if ws is None or ws.closed:
@@ -334,7 +344,7 @@ class SessionRunner(RunnerOutboxMixin):
                 await self._store_outbox_command(command)
             else:
                 self._note(command)
-        self._schedule_tick(loop)
+        self._schedule_tick(loop, now)
 
     def _note(self, command: Command) -> None:
         """The rare commands: refusals and dropped replies (_carry_out counts Received and Completed)."""
@@ -388,12 +398,15 @@ class SessionRunner(RunnerOutboxMixin):
     def _leg_dialect(self, leg: Leg) -> Dialect:
         return self._dialects[leg]
 
-    def _schedule_tick(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _schedule_tick(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
         # One timer per charger, moved only when a deadline comes earlier than it: deadlines mostly grow,
         # so a busy charger does not create and cancel a timer for every call. A timer that fires with
         # nothing due is harmless: the tick finds nothing and the next deadline is scheduled.
         if self._closing or self._tasks is None:
             return
+        timer = self._timer
+        if timer is not None and timer.when() <= now + self._session.shortest_timeout:
+            return  # what the event at `now` added is due no earlier than the timer: nothing to move
         deadline = self._session.next_deadline()
         if deadline is None:
             return

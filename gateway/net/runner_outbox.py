@@ -39,7 +39,7 @@ class RunnerOutboxMixin:
         _replay_wait: tuple[int, asyncio.Future[tuple[str, str]]] | None
 
         async def _feed(self, event: Callable[[float], None]) -> None: ...
-        async def _carry_out(self, loop: asyncio.AbstractEventLoop) -> None: ...
+        async def _carry_out(self, loop: asyncio.AbstractEventLoop, now: float) -> None: ...
         def _leg_dialect(self, leg: Leg) -> Dialect: ...
 
     async def _store_outbox_command(self, command: Enqueue | DropOldest) -> None:
@@ -120,8 +120,9 @@ class RunnerOutboxMixin:
                         self._ctx.metrics.outbox_entries.dec()
                         # The session counts what it queued and dropped itself: no count query per entry.
                         loop = asyncio.get_running_loop()
-                        session.outbox_removed(entry.droppable, loop.time())
-                        await self._carry_out(loop)
+                        now = loop.time()
+                        session.outbox_removed(entry.droppable, now)
+                        await self._carry_out(loop, now)
             if not session.backlog:
                 self.log.info("outbox replayed")
         finally:
@@ -142,6 +143,7 @@ class RunnerOutboxMixin:
         """The session learns what the store holds (calls waiting for it to empty may go); the caller holds the lock."""
         loop = asyncio.get_running_loop()
         total, droppable = await self._ctx.store.outbox_counts(self.charge_box_id)
-        self._session.set_outbox(total, droppable, loop.time())
-        await self._carry_out(loop)
+        now = loop.time()
+        self._session.set_outbox(total, droppable, now)
+        await self._carry_out(loop, now)
 

@@ -10,6 +10,7 @@ from http import HTTPStatus
 import pytest
 from ocpp.exceptions import InternalError
 from ocpp.v16 import call as c16
+from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.typing import Subprotocol
 
@@ -177,3 +178,26 @@ async def test_send_on_a_closing_upstream_is_a_lost_connection_not_an_internal_e
     assert await metric(gateway, "gateway_internal_errors_total") == 0
     assert not charger.ws.close_code
     await charger.close()
+
+
+async def test_a_shorter_deadline_set_after_a_longer_one_fires_on_time(start_gateway: GatewayFactory) -> None:
+    """The charger's deadline (listen.response_timeout 0.3 s) set while a charger call waits on the CSMS's
+    (upstream.response_timeout 30 s) still fires on time: the CSMS hears CALLERROR, not silence for 30 s."""
+    replies: asyncio.Queue[list[object]] = asyncio.Queue()
+
+    async def csms(ws: ServerConnection) -> None:  # never answers the charger; calls it once, reads replies
+        first = json.loads(await ws.recv())
+        assert first[2] == "Heartbeat"
+        await ws.send(json.dumps([2, "csms-1", "ClearCache", {}]))
+        async for frame in ws:
+            replies.put_nowait(json.loads(frame))
+
+    async with serve(csms, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6")]) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        gateway = await start_gateway(f"ws://127.0.0.1:{port}/ocpp", "ocpp1.6", listen={"response_timeout": 0.3},
+                                      upstream={"response_timeout": 30})
+        # A charger that sends one call and never answers the CSMS's.
+        async with connect(f"{charger_url(gateway)}/CB1", subprotocols=[Subprotocol("ocpp1.6")]) as charger:
+            await charger.send(json.dumps([2, "cb-1", "Heartbeat", {}]))
+            reply = await asyncio.wait_for(replies.get(), 10)
+            assert reply[:3] == [4, "csms-1", "InternalError"] and "did not answer in time" in str(reply[3])
