@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 import aiohttp
@@ -84,7 +83,7 @@ def overloaded_reply(dialect: Dialect | None, relates_to: str | None, *, reason:
 
 
 def _message_id() -> str:
-    return f"urn:uuid:{uuid.uuid4()}"
+    return f"urn:uuid:{ocppj.new_message_id()}"
 
 
 class SoapLink:
@@ -206,7 +205,7 @@ class SoapLink:
 
     async def _exchange(self, runner: SessionRunner, request: SoapRequest) -> SoapReply:
         await self._remember_callback(request.addressing.from_address)
-        unique_id = str(uuid.uuid4())
+        unique_id = ocppj.new_message_id()
         future: asyncio.Future[SoapReply] = asyncio.get_running_loop().create_future()
         self._exchanges[unique_id] = _Exchange(future, request.addressing.message_id, request.action)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -282,3 +283,16 @@ def test_property_parse_raises_only_remote_errors(text: str) -> None:
     except RemoteError:
         return
     assert isinstance(result, Call | CallResult | CallError)
+
+
+def test_message_ids_the_gateway_makes_are_uuid4_text() -> None:
+    """new_message_id gives the 36-character text of a random (version 4, RFC 4122 variant) UUID."""
+    text = ocppj.new_message_id()
+    parsed = uuid.UUID(text)
+    assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
+    assert len(text) == ocppj.MAX_UNIQUE_ID
+
+
+def test_message_ids_the_gateway_makes_do_not_repeat() -> None:
+    """Ten thousand ids in a row are all different (128 random bits less the 6 fixed ones each)."""
+    assert len({ocppj.new_message_id() for _ in range(10_000)}) == 10_000
