@@ -9,6 +9,7 @@ converter yields, so a mapping that feeds, say, a free text into a numeric field
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ OMIT: Final = Omit.OMIT
 Schema = dict[str, Any]
 _Convert = Callable[[Any, str | None], Any]
 
-_NUMBER_TEXT: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+#: A decimal number; a match with no group set (lastindex None) has neither a point nor an exponent: an int.
+_NUMBER_TEXT: Final = re.compile(r"[+-]?(?:\d+(\.)?\d*|(\.)\d+)([eE][+-]?\d+)?")
 
 #: Units a 1.6 sampledValue may carry (TRANSLATION.md 2.6); `Hertz` only in MeterValues (see below).
 UNITS_16: Final = frozenset(
@@ -54,12 +56,13 @@ def text_to_number(value: Any, arg: str | None = None) -> Any:
     if not isinstance(value, str):
         return OMIT
     text = value.strip()
-    if not _NUMBER_TEXT.fullmatch(text):
+    match = _NUMBER_TEXT.fullmatch(text)
+    if match is None:
         return OMIT
-    if "." not in text and "e" not in text and "E" not in text:
+    if match.lastindex is None:
         return int(text)
     number = float(text)
-    return number if number not in (float("inf"), float("-inf")) else OMIT
+    return OMIT if math.isinf(number) else number
 
 
 def number_to_text(value: Any, arg: str | None = None) -> Any:
@@ -136,7 +139,8 @@ def sampled_values_to_201(value: Any, arg: str | None = None) -> Any:
     """
     if not isinstance(value, list):
         return OMIT
-    raws: list[tuple[Mapping[str, Any], dict[str, Any]]] = []
+    outs: list[dict[str, Any]] = []
+    raws: list[Mapping[str, Any]] = []  # the sample each of `outs` came from, to pair signed data with
     signed: list[tuple[tuple[Any, ...], str]] = []
     for sample in value:
         if sample.get("measurand") in MEASURANDS_ONLY_16:
@@ -153,15 +157,17 @@ def sampled_values_to_201(value: Any, arg: str | None = None) -> Any:
                 out[name] = sample[name]
         if "unit" in sample:
             out["unitOfMeasure"] = {"unit": celsius(sample["unit"])}
-        raws.append((sample, out))
+        outs.append(out)
+        raws.append(sample)
     for key, blob in signed:
         # Keys only when there is something to pair: most meter values carry no signed data.
-        partner = next((out for raw, out in raws if _sample_key(raw) == key and "signedMeterValue" not in out), None)
+        partner = next((out for raw, out in zip(raws, outs, strict=True) if _sample_key(raw) == key
+                        and "signedMeterValue" not in out), None)
         if partner is not None and len(blob) <= _SIGNED_DATA_MAX:
             encoding = "OCMF" if blob.startswith("OCMF|") else "Other"
             partner["signedMeterValue"] = {"signedMeterData": blob, "signingMethod": "", "encodingMethod": encoding,
                                            "publicKey": ""}
-    return [out for _, out in raws] or OMIT
+    return outs or OMIT
 
 
 def sampled_values_to_16(value: Any, arg: str | None = None) -> Any:

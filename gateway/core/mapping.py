@@ -166,6 +166,11 @@ class Rule:
     variants: Mapping[str, Rule] = field(default_factory=dict)
     _target_request: Schema = field(default_factory=dict, repr=False)
     _source_response: Schema = field(default_factory=dict, repr=False)
+    _label: str = field(default="", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Every apply names the rule (for errors it may raise): spelled once, not per message.
+        object.__setattr__(self, "_label", f"{self.action} {self.source}->{self.target}")
 
     @property
     def source(self) -> Dialect:
@@ -202,45 +207,52 @@ class Rule:
     @property
     def label(self) -> str:
         """`Action source->target`, used in error messages."""
-        return f"{self.action} {self.source}->{self.target}"
+        return self._label
 
-    def apply(self, payload: Mapping[str, Any], ctx: MappingContext) -> Outcome:
+    def apply(self, payload: Mapping[str, Any], ctx: MappingContext, *, validate: bool = True) -> Outcome:
         """Decide what happens to one source request: routes first, then the mapping.
 
         Args:
             payload: the (schema-valid) source request payload; never mutated.
             ctx: the translator's time and hooks.
+            validate: False when the caller validates the mapped payload itself before it leaves (a
+                ChargerSession checks every payload a flow emits). A section with notify hooks is
+                validated anyway: its hooks must not run for a payload that is never sent.
 
         Returns:
-            Forward (target action, payload valid for its schema, rule for the answer), Answer or Delegate.
+            Forward (target action, payload valid for its schema if validated, rule for the answer), Answer or
+            Delegate.
 
         Raises:
             NotSupportedAction: the request cannot be carried (answer CALLERROR NotSupported).
-            SchemaViolation: the mapped payload fails the target schema (a mapping bug or a lossy value).
+            SchemaViolation: the mapped payload fails the target schema (a mapping bug or a lossy value);
+                not checked when `validate` is False and the section has no notify hooks.
         """
         if self.spec.handler is not None:
             return Delegate(self.spec.handler)
-        return self._apply(payload, ctx, delegate=True)
+        return self._apply(payload, ctx, delegate=True, validate=validate)
 
-    def apply_mapping(self, payload: Mapping[str, Any], ctx: MappingContext) -> Forward | Answer:
+    def apply_mapping(self, payload: Mapping[str, Any], ctx: MappingContext, *,
+                      validate: bool = True) -> Forward | Answer:
         """Like `apply`, for a message whose code handler declined it: routes to handlers are passed over.
 
         Raises:
             NotSupportedAction: the rule has no mapping (a whole-message handler), or `apply` would raise it.
             SchemaViolation: as for `apply`.
         """
-        outcome = self._apply(payload, ctx, delegate=False)
+        outcome = self._apply(payload, ctx, delegate=False, validate=validate)
         assert not isinstance(outcome, Delegate)
         return outcome
 
-    def _apply(self, payload: Mapping[str, Any], ctx: MappingContext, *, delegate: bool) -> Outcome:
-        env = Env(self.label, payload, None, ctx, self.enums)
+    def _apply(self, payload: Mapping[str, Any], ctx: MappingContext, *, delegate: bool, validate: bool) -> Outcome:
+        label = self._label
+        env = Env(label, payload, None, ctx, self.enums)
         if self.spec.not_supported is not None:
-            raise NotSupportedAction(f"{self.label}: {self.spec.not_supported}")
+            raise NotSupportedAction(f"{label}: {self.spec.not_supported}")
         if self.spec.local is not None:
             return Answer(copy.deepcopy(self.spec.local))
         if self.request is None:
-            raise NotSupportedAction(f"{self.label}: handled by code only ({self.spec.handler})")
+            raise NotSupportedAction(f"{label}: handled by code only ({self.spec.handler})")
         rule: Rule = self
         for route in self.spec.routes:
             if route.outcome == "handler" and not delegate:
@@ -251,15 +263,17 @@ class Rule:
                 if route.outcome == "handler":
                     return Delegate(route.value)
                 if route.outcome == "not_supported":
-                    raise NotSupportedAction(f"{self.label}: {route.value}")
+                    raise NotSupportedAction(f"{label}: {route.value}")
                 rule = self.variants[route.value]
                 break
         assert rule.request is not None
         try:
-            mapped = copy.deepcopy(map_section(rule.request, payload, rule._target_request, env))
+            # map_section's result shares nothing with the payload or the rule: no copy needed.
+            mapped = map_section(rule.request, payload, rule._target_request, env)
         except LocalOutcome as outcome:
             return Answer(outcome.payload)
-        _validate(self.target, rule.target_action, "request", mapped, self.label)
+        if validate or rule.request.notify:
+            _validate(self.target, rule.target_action, "request", mapped, label)
         for name in rule.request.notify:
             ctx.hook(name, payload, None)
         return Forward(rule.target_action, mapped, rule)
@@ -276,26 +290,28 @@ class Rule:
         return outcome.payload
 
     def map_response(self, payload: Mapping[str, Any], ctx: MappingContext,
-                     request: Mapping[str, Any] | None = None) -> JsonObject:
+                     request: Mapping[str, Any] | None = None, *, validate: bool = True) -> JsonObject:
         """Map the target's answer back to the source's response shape.
 
         Args:
             payload: the target's (schema-valid) response payload; never mutated.
             ctx: the translator's time and hooks.
             request: the original source request, read by `$request.` paths (GetCompositeSchedule).
+            validate: as for `apply`.
 
         Raises:
             NotSupportedAction: a value has no counterpart in the source version.
-            SchemaViolation: the mapped answer fails the source's response schema.
+            SchemaViolation: the mapped answer fails the source's response schema (see `apply` for `validate`).
         """
         if self.response is None:
-            raise LocalError(f"{self.label}: this rule maps no response")
-        env = Env(self.label, payload, request, ctx, self.enums)
+            raise LocalError(f"{self._label}: this rule maps no response")
+        env = Env(self._label, payload, request, ctx, self.enums)
         try:
-            mapped = copy.deepcopy(map_section(self.response, payload, self._source_response, env))
+            mapped = map_section(self.response, payload, self._source_response, env)
         except LocalOutcome as outcome:
             return outcome.payload
-        _validate(self.source, self.action, "response", mapped, self.label)
+        if validate or self.response.notify:
+            _validate(self.source, self.action, "response", mapped, self._label)
         for name in self.response.notify:
             ctx.hook(name, payload, None if request is None else dict(request))
         return mapped
@@ -322,6 +338,10 @@ class RuleSet:
     _config_keys: Mapping[frozenset[Dialect], ConfigKeyTable] = field(default_factory=dict, repr=False)
 
     _index: dict[tuple[Dialect, str], tuple[Rule, ...]] = field(default_factory=dict, repr=False, compare=False)
+    #: find()'s rules by its arguments: chargers ask the same few questions all day. Only found ones are kept,
+    #: so it holds at most a few entries per rule, whatever actions are asked for.
+    _found: dict[tuple[Dialect, str, str, Dialect | None], Rule] = field(default_factory=dict, repr=False,
+                                                                        compare=False)
 
     def __post_init__(self) -> None:
         # find() runs for every translated call: index the rules once instead of scanning them.
@@ -344,6 +364,10 @@ class RuleSet:
                 Rules toward 1.5 are found only when it is named: 1.6 is the pivot (TRANSLATION.md 0.2),
                 so a 1.6 message without a named target means the 1.6 <-> 2.0.1 rules.
         """
+        key = (source, action, direction, target)
+        rule = self._found.get(key)
+        if rule is not None:
+            return rule
         wanted = _family(source)
         found = [r for r in self._index.get((wanted, action), ())
                  if r.direction in (direction, "both") and (target is None or r.target is _family(target))]
@@ -351,7 +375,10 @@ class RuleSet:
             found = [r for r in found if r.target is not Dialect.OCPP15_SOAP]
         if len(found) > 1:
             raise LocalError(f"{action} from {source} has rules toward several dialects; name the target")
-        return found[0] if found else None
+        if not found:
+            return None
+        rule = self._found[key] = found[0]
+        return rule
 
     def config_keys(self, charger: Dialect, upstream: Dialect) -> ConfigKeyTable:
         """The configuration key table of a dialect pair (empty when no file defines one)."""

@@ -45,9 +45,10 @@ class LocalOutcome(Exception):
         self.payload = payload
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built per mapped message, and a frozen dataclass pays a setattr call per field.
+@dataclass(slots=True)
 class Env:
-    """Everything a field may read besides its current object."""
+    """Everything a field may read besides its current object (treat as read-only)."""
 
     label: str
     root: Mapping[str, Any]
@@ -70,7 +71,8 @@ def read(value: Any, segments: tuple[Segment, ...]) -> Any:
 
 
 def _read(path: SourcePath, local: Any, env: Env) -> Any:
-    base = {"local": local, "root": env.root, "request": env.request}[path.scope]
+    scope = path.scope
+    base = local if scope == "local" else env.root if scope == "root" else env.request
     return read(base, path.segments) if base is not None else OMIT
 
 
@@ -97,9 +99,9 @@ def test(cond: Condition, local: Any, env: Env) -> bool:
 def map_section(section: Section, local: Any, target: Schema, env: Env) -> dict[str, Any]:
     """Build one target object from the section's field specs (the source is `local`)."""
     out: dict[str, Any] = {}
-    off = [f.target for f in section.fields if f.is_guard and f.when is not None and not test(f.when, local, env)]
-    for field in section.fields:
-        if field.is_guard or any(field.target[: len(t)] == t for t in off):
+    off = [f.target for f in section.guards if f.when is not None and not test(f.when, local, env)]
+    for field in section.producers:
+        if off and any(field.target[: len(t)] == t for t in off):
             continue
         value = evaluate(field, local, at(target, field.target) or {}, env)
         if not isinstance(value, Omit):
@@ -146,16 +148,25 @@ def evaluate(field: FieldSpec, local: Any, target: Schema, env: Env) -> Any:
 
 def _produce(field: FieldSpec, local: Any, target: Schema, env: Env) -> Any:
     value: Any = OMIT
+    # The result must share no objects with the source or the translator's state (callers change it,
+    # the session may hold it queued): containers that may come from either are copied below.
+    shared = False
     if field.each is not None:
         value = _each(field, local, target, env)
     elif field.sources:
-        value = next((v for p in field.sources if (v := _read(p, local, env)) is not OMIT), OMIT)
+        for path in field.sources:  # the first that is present
+            value = _read(path, local, env)
+            if value is not OMIT:
+                break
         if value is not OMIT and field.hook is None and not field.converts and field.enum is None:
             value = project(value, target)
+        else:
+            shared = True
     elif field.has_const:
         value = copy.deepcopy(field.const)
     if field.hook is not None and (value is not OMIT or not field.sources):
         value = env.ctx.hook(field.hook, env.root, None if value is OMIT else value)
+        shared = True
     if value is not OMIT and field.enum is not None:
         value = _lookup(field, value, env)
     for step in field.converts:
@@ -166,6 +177,8 @@ def _produce(field: FieldSpec, local: Any, target: Schema, env: Env) -> Any:
         raise NotSupportedAction(f"{env.label}: {field.where}: the value does not fit the target field")
     if value == [] and target.get("minItems", 0) > 0:
         return OMIT
+    if shared and isinstance(value, dict | list):
+        return copy.deepcopy(value)
     return value
 
 

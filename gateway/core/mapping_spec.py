@@ -99,6 +99,13 @@ class Section:
     fields: tuple[FieldSpec, ...] = ()
     drop: tuple[SourcePath, ...] = ()
     notify: tuple[str, ...] = ()
+    #: `fields` split once into guards and the fields that produce values (in order): every call is mapped by them.
+    guards: tuple[FieldSpec, ...] = field(default=(), init=False, repr=False, compare=False)
+    producers: tuple[FieldSpec, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "guards", tuple(f for f in self.fields if f.is_guard))
+        object.__setattr__(self, "producers", tuple(f for f in self.fields if not f.is_guard))
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,46 @@ def test_any_valid_answer_maps_back_to_a_valid_source_response(rule: Rule, used:
     _valid(rule.source, rule.action, "response", mapped)
 
 
+def _containers(value: Any) -> set[int]:
+    """The ids of every object and array in a JSON value, itself included."""
+    found: set[int] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict | list):
+            found.add(id(item))
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return found
+
+
+@pytest.mark.parametrize("rule", _mapped(), ids=lambda r: r.label)
+@_SETTINGS
+@given(data=st.data())
+def test_a_mapped_request_shares_no_object_with_the_source(rule: Rule, data: st.DataObject) -> None:
+    """What a rule forwards or answers may be changed by its caller without touching the source request."""
+    payload = data.draw(payloads(rule.source, rule.action, "request"))
+    try:
+        outcome = rule.apply(payload, FakeContext(), validate=False)
+    except NotSupportedAction:
+        return
+    if not isinstance(outcome, Delegate):
+        assert not _containers(outcome.payload) & _containers(payload)
+
+
+@pytest.mark.parametrize(("rule", "used"), _answers(), ids=lambda r: r.label + "->" + r.target_action)
+@_SETTINGS
+@given(data=st.data())
+def test_a_mapped_answer_shares_no_object_with_the_target_answer(rule: Rule, used: Rule, data: st.DataObject) -> None:
+    """Nor with the target's answer or the source request it may read."""
+    request = data.draw(payloads(rule.source, rule.action, "request")) if _reads_request(used.response) else None
+    answer = data.draw(payloads(rule.target, used.target_action, "response"))
+    try:
+        mapped = used.map_response(answer, FakeContext(), request, validate=False)
+    except NotSupportedAction:
+        return
+    assert not _containers(mapped) & (_containers(answer) | _containers(request))
+
+
 @pytest.mark.parametrize(("dialect", "action"),
                          [(Dialect.OCPP16, "MeterValues"), (Dialect.OCPP201, "SetChargingProfile")])
 @_SETTINGS

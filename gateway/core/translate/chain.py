@@ -16,6 +16,7 @@ from typing import Any, Final
 from gateway.core.flow import Flow, Reply, Request, Respond, Step
 from gateway.core.ocppj import Call, CallError, JsonObject
 from gateway.core.session_types import Leg, Translator
+from gateway.core.translate.translator import Translation
 from gateway.errors import GatewayError
 
 #: Nested calls never reach the wire; their ids only tell them apart in error messages.
@@ -29,6 +30,10 @@ class Chain:
     def __init__(self, lower: Translator, upper: Translator) -> None:
         self.lower = lower
         self.upper = upper
+        # The session checks only what the chain emits; what one translator hands the other it never sees.
+        for translator in (lower, upper):
+            if isinstance(translator, Translation):
+                translator.validates = True
 
     def writes(self) -> list[tuple[str, Any]]:
         return self.lower.writes() + self.upper.writes()

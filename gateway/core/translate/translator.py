@@ -58,6 +58,10 @@ class Translation:
         self.ctx = ctx
         self._rules = rules
         self._mapping = _MappingContext(ctx)
+        #: Whether the rules check the payloads they map. The session checks every payload a flow emits
+        #: before it leaves, so by default they need not; a Chain turns this on, as its nested payloads
+        #: never reach the session.
+        self.validates = False
 
     def writes(self) -> list[tuple[str, Any]]:
         return self.ctx.state.writes()
@@ -71,7 +75,7 @@ class Translation:
         rule = self._rules.find(source.json_family, call.action, direction, target.json_family)
         if rule is None:
             raise NotSupportedAction(f"{call.action} has no counterpart in OCPP {target.json_family}")
-        outcome = rule.apply(call.payload, self._mapping)
+        outcome = rule.apply(call.payload, self._mapping, validate=self.validates)
         if isinstance(outcome, Delegate):
             handler = HANDLERS.get((outcome.handler, source.json_family))
             if handler is None:
@@ -79,7 +83,7 @@ class Translation:
             flow = handler(self.ctx, call, now)
             if flow is not None:
                 return flow
-            outcome = rule.apply_mapping(call.payload, self._mapping)
+            outcome = rule.apply_mapping(call.payload, self._mapping, validate=self.validates)
         if isinstance(outcome, Answer):
             return _answer(outcome.payload)
         return self._forward(origin.other, outcome, call.payload)
@@ -89,8 +93,13 @@ class Translation:
         assert isinstance(reply, Reply)
         if reply.error is not None:
             raise PeerCallError(reply.error)
-        answer = outcome.rule.map_response(reply.payload or {}, self._mapping, request=request)
-        if outcome.action == "BootNotification" and leg is Leg.CSMS and self.ctx.charger.json_family is Dialect.OCPP201:
+        station_boot = (outcome.action == "BootNotification" and leg is Leg.CSMS
+                        and self.ctx.charger.json_family is Dialect.OCPP201)
+        # A station's boot answer is acted on once sent (after_boot), whatever the session's check of it said:
+        # the rule checks it, so that an invalid one ends the flow before that.
+        answer = outcome.rule.map_response(reply.payload or {}, self._mapping, request=request,
+                                           validate=self.validates or station_boot)
+        if station_boot:
             yield Respond(answer)
             yield from self._after_station_boot(answer)
         return answer
