@@ -224,12 +224,14 @@ def compact_json_encoder(*, ensure_ascii: bool, allow_nan: bool) -> Callable[[An
 
     * integers beyond 64 bits, lone surrogates, non-string keys, nesting beyond orjson's limit:
       orjson refuses them, the stdlib writes them (or raises its own error);
-    * NaN and the infinities: orjson writes `null`, so any `null` in its text sends the value to the
-      stdlib, which raises (allow_nan=False) or writes NaN (allow_nan=True);
+    * NaN and the infinities, with allow_nan=False: orjson writes `null`, so any `null` in its text
+      sends the value to the stdlib, which raises;
     * with ensure_ascii, text that is not ASCII.
 
-    The one visible difference is how some floats are spelt: orjson writes `1e-7` where json.dumps
-    writes `1e-07` (the same number).
+    Two visible differences: some floats are spelt otherwise (orjson writes `1e-7` where json.dumps
+    writes `1e-07`, the same number), and with allow_nan=True NaN and the infinities are written as
+    `null` rather than as json.dumps's non-JSON `NaN`/`Infinity` (state documents: they hold nulls, and
+    no non-finite number can reach them, as `parse` and the conversions refuse those).
     """
     stdlib = _stdlib_compact_encoder(ensure_ascii=ensure_ascii, allow_nan=allow_nan)
     dumps = orjson.dumps
@@ -239,7 +241,7 @@ def compact_json_encoder(*, ensure_ascii: bool, allow_nan: bool) -> Callable[[An
             data = dumps(value)
         except TypeError:  # orjson.JSONEncodeError is a TypeError
             return stdlib(value)
-        if b"null" in data:
+        if not allow_nan and b"null" in data:
             return stdlib(value)
         text = data.decode()
         if ensure_ascii and not text.isascii():

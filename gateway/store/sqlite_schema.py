@@ -116,7 +116,8 @@ _dump: Final = compact_json_encoder(ensure_ascii=True, allow_nan=True)
 
 
 def dump_json(value: JsonValue) -> str:
-    """Encodes a JSON column compactly (as `json.dumps(value, separators=(",", ":"))`)."""
+    """Encodes a JSON column compactly, in ASCII (what `json.dumps(value, separators=(",", ":"))` writes, but
+    for float spelling, and null for NaN and the infinities: see compact_json_encoder)."""
     return _dump(value)
 
 

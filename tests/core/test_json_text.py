@@ -63,9 +63,10 @@ def test_store_column_reads_back_as_json_dumps_text(value: Any) -> None:
     assert text.isascii()
 
 
-def test_store_column_keeps_nan_as_json_dumps_does() -> None:
-    """The store's columns allow NaN as json.dumps does; orjson's null for it is not taken."""
-    assert dump_json({"v": float("nan")}) == '{"v":NaN}'
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_store_column_writes_a_non_finite_number_as_null(number: float) -> None:
+    """A store column is JSON: a non-finite number (which no parsed frame can carry) is written as null, not refused."""
+    assert dump_json({"v": number, "w": None}) == '{"v":null,"w":null}'
 
 
 @pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
