@@ -296,3 +296,42 @@ def test_message_ids_the_gateway_makes_are_uuid4_text() -> None:
 def test_message_ids_the_gateway_makes_do_not_repeat() -> None:
     """Ten thousand ids in a row are all different (128 random bits less the 6 fixed ones each)."""
     assert len({ocppj.new_message_id() for _ in range(10_000)}) == 10_000
+
+
+def _typed(value: Any) -> Any:
+    """The value with each number tagged by its type: 1 and 1.0 compare equal, an int and a float must not."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (type(value).__name__, repr(value))
+    return value
+
+
+_wide_numbers = st.integers(min_value=-(10**25), max_value=10**25) | st.floats(allow_nan=False, allow_infinity=False)
+_any_json = st.recursive(
+    st.none() | st.booleans() | _wide_numbers | st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+)
+
+
+@settings(database=None)
+@given(st.dictionaries(st.text(), _any_json, max_size=5), st.booleans())
+def test_property_parse_reads_every_payload_as_the_stdlib_does(payload: dict[str, Any], ascii_only: bool) -> None:
+    """The fast decoder gives json.loads's value, type for type: big integers stay ints, surrogates stay."""
+    text = json.dumps([2, "id-1", "Action", payload], ensure_ascii=ascii_only)
+    call = ocppj.parse(text)
+    assert isinstance(call, Call)
+    assert _typed(call.payload) == _typed(json.loads(text)[3])
+
+
+@pytest.mark.parametrize("literal", ["9223372036854775807", "-9223372036854775808", "-9223372036854775809",
+                                     "18446744073709551615", "18446744073709551616", "-9999999999999999999",
+                                     "123456789012345678901234567890"])
+def test_parse_keeps_integers_at_and_beyond_64_bits_exact(literal: str) -> None:
+    """orjson turns integers beyond 64 bits into floats: those frames are read by the stdlib, exactly."""
+    call = ocppj.parse(f'[2,"id-1","DataTransfer",{{"vendorId":"v","data":{literal}}}]')
+    assert isinstance(call, Call)
+    value = call.payload["data"]
+    assert type(value) is int and value == int(literal)
