@@ -78,6 +78,7 @@ class SessionRunner(RunnerOutboxMixin):
         self._dialects = {Leg.CHARGER: dialect, Leg.CSMS: ctx.config.upstream.dialect}
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._closing = False
         #: CSMS-away policies already logged in the current outage (a Heartbeat per minute is not news).
@@ -259,7 +260,10 @@ class SessionRunner(RunnerOutboxMixin):
 
     async def feed_text(self, leg: Leg, text: str) -> None:
         """Feed one text frame that arrived on `leg` (the hot path, without a partial per frame)."""
-        loop = asyncio.get_running_loop()
+        # Kept: on CPython 3.11, asyncio.get_running_loop() makes a getpid() system call every time.
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         lock = self._lock
         await lock.acquire()
         try:
