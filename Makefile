@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.yaml
+# As in the Docker image: glibc's mmap threshold pinned (docs/operations.md, "Memory allocator").
+GLIBC_TUNABLES ?= glibc.malloc.mmap_threshold=524288:glibc.malloc.trim_threshold=1048576
 
 .PHONY: install run test check bench clean
 
@@ -23,7 +25,7 @@ tests/interop/node_modules/.ready: tests/interop/package-lock.json
 	touch $@
 
 run: install
-	$(BIN)/ocpp-gateway run --config $(CONFIG)
+	GLIBC_TUNABLES=$(GLIBC_TUNABLES) $(BIN)/ocpp-gateway run --config $(CONFIG)
 
 check: install
 	$(BIN)/ocpp-gateway check --config $(CONFIG)

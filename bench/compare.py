@@ -42,6 +42,11 @@ Json = dict[str, Any]  # a decoded JSON object
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 PY = sys.executable
+#: Both SUTs run with glibc's mmap threshold pinned (as the gateway's Docker image does): left adaptive, it
+#: sometimes serves asyncio's 256 KiB read buffer by mmap/munmap on every read, which made single rounds of
+#: either SUT cost up to twice as much (docs/operations.md, "Memory allocator").
+SUT_ENV = {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=524288:glibc.malloc.trim_threshold=1048576",
+           **os.environ}
 
 
 @dataclass(frozen=True)
@@ -311,6 +316,7 @@ async def measure(
         proc = await asyncio.create_subprocess_exec(
             *sut.command(ports, sc, rundir, args, round_no),
             cwd=REPO,
+            env=SUT_ENV,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log,
             stderr=log,
