@@ -55,10 +55,6 @@ class WsLink:
         self._ws = ws
 
     @property
-    def ws(self) -> web.WebSocketResponse:
-        return self._ws
-
-    @property
     def closed(self) -> bool:
         return self._ws.closed
 

@@ -41,7 +41,7 @@ from gateway.errors import Overloaded, RemoteError, SchemaViolation
 from gateway.metrics import action_label
 from gateway.net import upstream as upstream_mod
 from gateway.net.context import ChargerLog, GatewayContext
-from gateway.net.links import ChargerLink, WsLink
+from gateway.net.links import ChargerLink
 from gateway.net.runner_outbox import RunnerOutboxMixin
 from gateway.net.ws_timers import stop_heartbeat
 
@@ -69,8 +69,6 @@ class SessionRunner(RunnerOutboxMixin):
         self.log = ChargerLog(log, charge_box_id)
         self._ctx = ctx
         self.link = link
-        #: An OCPP-J charger's socket, written to directly on the hot path; None for other links (SOAP).
-        self._charger_ws = link.ws if isinstance(link, WsLink) else None
         self._charger_timeout = charger_timeout or ctx.config.listen.response_timeout
         self._upstream: upstream_mod.Socket | None = None
         self._session = self._new_session(None)
@@ -303,17 +301,10 @@ class SessionRunner(RunnerOutboxMixin):
                 # _send, inlined (a coroutine less per frame).
                 leg, text, message, action = command
                 if leg is Leg.CHARGER:
-                    charger_ws = self._charger_ws
-                    if charger_ws is not None:  # WsLink.send, inlined (a coroutine less per frame)
-                        if charger_ws.closed:
-                            self.log.warning("cannot send %s %s: charger leg is closed", action, message.kind)
-                            continue
-                        await charger_ws.send_str(text)
-                    elif self.link.closed:
+                    if self.link.closed:
                         self.log.warning("cannot send %s %s: charger leg is closed", action, message.kind)
                         continue
-                    else:
-                        await self.link.send(command)
+                    await self.link.send(command)
                 else:
                     ws = self._upstream
                     if ws is None or ws.closed:

@@ -10,7 +10,7 @@ import os
 import sqlite3
 from typing import Any, Final, cast
 
-from gateway.core.ocppj import compact_json_encoder
+from gateway.core.json_text import compact_json_encoder
 from gateway.store import (
     IdTokenRecord,
     JsonObject,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.core import ocppj
+from gateway.core import json_text, ocppj
 from gateway.store.sqlite_schema import dump_json
 
 # Any JSON value, including non-ASCII text, lone surrogates and integers beyond 64 bits.
@@ -26,7 +26,7 @@ def _documents(scalars: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 @given(_documents(_scalars), st.booleans())
 def test_encoder_writes_the_value_json_dumps_writes(value: Any, ensure_ascii: bool) -> None:
     """For any JSON value, the encoder's text reads back as json.dumps's text does (floats may be spelt otherwise)."""
-    encode = ocppj.compact_json_encoder(ensure_ascii=ensure_ascii, allow_nan=False)
+    encode = json_text.compact_json_encoder(ensure_ascii=ensure_ascii, allow_nan=False)
     text = encode(value)
     assert json.loads(text) == json.loads(json.dumps(value, ensure_ascii=ensure_ascii, allow_nan=False))
     assert text.isascii() or not ensure_ascii
@@ -36,21 +36,21 @@ def test_encoder_writes_the_value_json_dumps_writes(value: Any, ensure_ascii: bo
 @given(_documents(_exact_scalars), st.booleans())
 def test_encoder_text_is_json_dumps_text_for_values_without_floats(value: Any, ensure_ascii: bool) -> None:
     """Without floats the text is json.dumps's compact text, character for character (big integers included)."""
-    encode = ocppj.compact_json_encoder(ensure_ascii=ensure_ascii, allow_nan=False)
+    encode = json_text.compact_json_encoder(ensure_ascii=ensure_ascii, allow_nan=False)
     assert encode(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=ensure_ascii, allow_nan=False)
 
 
 @pytest.mark.parametrize("number", [0.1, -0.0, 1e-07, 1e16, 1.2345678901234568e17, 5e-324, 1.7976931348623157e308])
 def test_a_float_is_written_as_the_shortest_text_that_reads_back_as_it(number: float) -> None:
     """Floats round-trip exactly, in the shortest spelling (orjson writes 1e-7 where json.dumps writes 1e-07)."""
-    text = ocppj.compact_json_encoder(ensure_ascii=True, allow_nan=False)([number])
+    text = json_text.compact_json_encoder(ensure_ascii=True, allow_nan=False)([number])
     assert json.loads(text) == [number]
     assert len(text) <= len(json.dumps([number], separators=(",", ":")))
 
 
 def test_a_null_in_a_document_is_written_as_null() -> None:
     """null is JSON: the encoder's NaN guard (orjson writes NaN as null) does not refuse it."""
-    assert ocppj.compact_json_encoder(ensure_ascii=False, allow_nan=False)({"a": None, "b": "null"}) == \
+    assert json_text.compact_json_encoder(ensure_ascii=False, allow_nan=False)({"a": None, "b": "null"}) == \
         '{"a":null,"b":"null"}'
 
 
