@@ -520,7 +520,8 @@ def report(sc_name: str, sc: Scenario, labels: tuple[str, str], runs: list[Json]
             f"{args.seconds:g}s idle CPU window"
             if sc.mode == "idle"
             else f"{args.seconds:g}s window after {args.warmup:g}s warm-up, pipeline={args.pipeline}, "
-            f"rate={'max' if not args.rate else args.rate}"
+            + (f"rate=max for the {sut}, the {base} paced to the {sut}'s calls/s of the same round"
+               if args.matched else f"rate={'max' if not args.rate else args.rate}")
         )
         + f"; {args.rounds} alternating rounds; {platform.python_implementation()} "
         f"{platform.python_version()}, aiohttp {aiohttp.__version__}, {_cores()} cores.",
@@ -577,6 +578,17 @@ def _median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
+def _paced_like(args: argparse.Namespace, sut_run: Json) -> argparse.Namespace:
+    """--matched: the baseline's arguments for a round, paced to the calls/s the SUT reached flat out.
+
+    An event loop's CPU per call falls as its load rises (more frames per wake-up, per epoll_wait, per
+    write), so a relay flat out at three times the gateway's throughput is cheaper per call for that
+    reason alone. Pacing it to the gateway's own throughput compares the two on the same traffic.
+    """
+    rate = sut_run.get("loadgen", {}).get("calls_per_s")
+    return argparse.Namespace(**{**vars(args), "rate": round(rate) if rate else args.rate})
+
+
 def _cores() -> int:
     return len(os.sched_getaffinity(0))
 
@@ -618,9 +630,15 @@ async def run(args: argparse.Namespace) -> int:
             await wait_tcp(sink_port, args.ready_timeout, sink)
             for rnd in range(1, args.rounds + 1):
                 # Alternate so drift (thermal, other tenants) hits both sides equally.
-                for label, key in ((labels[0], base_name), (labels[1], sut_name)):
+                order = ((labels[0], base_name), (labels[1], sut_name))
+                if args.matched:
+                    order = order[::-1]  # the SUT first: its throughput sets the relay's rate
+                round_args = args
+                for label, key in order:
                     print(f"[{time.strftime('%H:%M:%S')}] round {rnd}: {label} ...", file=sys.stderr, flush=True)
-                    r = await measure(label, SUTS[key], sc, args, sink.pid, sink_port, workdir, rnd)
+                    r = await measure(label, SUTS[key], sc, round_args, sink.pid, sink_port, workdir, rnd)
+                    if args.matched and key == sut_name:
+                        round_args = _paced_like(args, r)
                     runs.append(r)
                     m = metrics(sc, r)
                     print(
@@ -650,6 +668,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--calls", type=int, default=None, help="load: end the window after this many calls")
     ap.add_argument("--rate", type=float, default=0.0, help="load: total calls/s target (0 = max)")
+    ap.add_argument("--matched", action="store_true",
+                    help="load: the SUT runs flat out first, then the relay at the SUT's calls/s (same traffic)")
     ap.add_argument("--pipeline", type=int, default=1, help="load: outstanding CALLs per charger (>1 breaks OCPP-J)")
     ap.add_argument("--settle", type=float, default=2.0, help="idle: seconds after connecting before RSS")
     ap.add_argument("--ready-timeout", type=float, default=30.0)
@@ -670,6 +690,8 @@ def main() -> int:
     args.seconds = args.seconds or sc.seconds
     if args.rounds < 1:
         ap.error("--rounds must be >= 1")
+    if args.matched and (args.rate or sc.mode != "load"):
+        ap.error("--matched paces the relay itself: it needs a load scenario and no --rate")
     # Children inherit rlimits: raising ours covers loadgen, sink, relay *and* the gateway,
     # which then needs no setrlimit of its own when run through this script.
     limit, need = procstat.raise_nofile_limit(), 2 * args.chargers + 256

@@ -1,0 +1,42 @@
+"""compare.py --matched: the relay is paced to the calls/s the gateway reached in the same round."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _compare() -> ModuleType:
+    # bench/ is a directory of scripts, not a package: load compare.py by path (it imports procstat as top-level).
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_compare", BENCH / "compare.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+compare = _compare()
+
+
+def test_the_relay_is_paced_to_the_gateways_measured_throughput() -> None:
+    args = argparse.Namespace(rate=0.0, chargers=100, matched=True)
+
+    paced = compare._paced_like(args, {"loadgen": {"calls_per_s": 4018.6}})
+
+    assert paced.rate == 4019
+    assert paced.chargers == 100
+    assert args.rate == 0.0  # the gateway's next round still runs flat out
+
+
+def test_a_failed_gateway_run_leaves_the_relay_unpaced() -> None:
+    args = argparse.Namespace(rate=0.0, matched=True)
+
+    assert compare._paced_like(args, {"error": "loadgen gave no result"}).rate == 0.0
