@@ -37,6 +37,9 @@ routed blindly into the queue. Before any translation, while the CSMS leg is los
 The leg is not "lost" before its first leg_up: the adapter dials before it reads the charger, and a
 frame that races that first leg_up must wait like any other, not be refused.
 
+Translation (gateway.core.session_flow): when the dialects differ, a call starts a flow of the
+session's Translator, which the driver runs step by step; each step it asks for is routed as above.
+
 Outbox (gateway.core.session_outbox): with an outbox limit, a transaction message that meets a
 lost CSMS, or a non-empty outbox, is persisted and answered at once, and replayed later.
 """
@@ -52,8 +55,9 @@ from typing import Final
 
 from gateway.core import ocppj, schemas
 from gateway.core.dialects import Dialect, error_code
-from gateway.core.flow import Flow, Reply, Respond
+from gateway.core.flow import Reply
 from gateway.core.ocppj import Call, CallError, CallResult, JsonObject
+from gateway.core.session_flow import FlowMixin, FlowRun, InternalBug
 from gateway.core.session_outbox import OutboxMixin, Own, Replay, is_transaction_message
 from gateway.core.session_types import (
     AwayCall,
@@ -76,8 +80,6 @@ from gateway.errors import (
     CsmsAway,
     FormatViolation,
     GatewayError,
-    LocalError,
-    NotImplementedAction,
     Overloaded,
     PeerUnavailable,
     RemoteError,
@@ -104,7 +106,7 @@ class _Slot:
     queue: deque[tuple[Pending, Call]] = field(default_factory=deque)
 
 
-class ChargerSession(OutboxMixin):
+class ChargerSession(FlowMixin, OutboxMixin):
     """RPC state of one charger connection and its upstream leg."""
 
     def __init__(
@@ -309,7 +311,7 @@ class ChargerSession(OutboxMixin):
         return True
 
     def _enqueue(self, leg: Leg, call: Call, text: str | None, source: Leg, source_id: str, source_action: str,
-                 received_at: float, now: float, flow: _FlowRun | Replay | Own | None = None) -> None:
+                 received_at: float, now: float, flow: FlowRun | Replay | Own | None = None) -> None:
         """Send `call` on `leg` now if its slot is free, else queue it (bounded)."""
         slot = self._slots[leg]
         pending = _tuple(Pending, (call.unique_id, call.action, source, source_id, source_action, received_at,
@@ -348,124 +350,6 @@ class ChargerSession(OutboxMixin):
             pending, _ = queue.popleft()
             self._fail(pending, PeerUnavailable(f"the {leg} is not connected"), now, "unavailable")
 
-    # ---- translation flows --------------------------------------------------------------
-
-    def _start_flow(self, call: Call, origin: Leg, now: float, *, offline: bool = False,
-                    replay: int | None = None, replay_payload: JsonObject | None = None, own: bool = False) -> None:
-        if self._translator is None:
-            error = NotImplementedAction(
-                f"translation {self._dialects[origin]} -> {self._dialects[origin.other]} is not available"
-            )
-            self._refuse(origin, call.unique_id, call.action, error)
-            return
-        try:
-            flow = self._translator.flow(call, origin, now)
-        except GatewayError as exc:
-            self._flush_writes()
-            if replay is not None:
-                self._emit(Replayed(replay, call.action, "invalid", str(exc)))
-                return
-            if own:
-                self._emit(OwnCall(call.action, "invalid", str(exc)))
-                return
-            self._refuse(origin, call.unique_id, call.action, exc)
-            return
-        run = _FlowRun(flow, origin, call.unique_id, call.action, now, offline=offline, replay=replay,
-                       replay_payload=replay_payload, own=own)
-        self._advance(run, None, now)
-
-    def _advance(self, run: _FlowRun, value: Reply | None, now: float) -> None:
-        """Drive a flow until it waits for a reply or ends; every write it made is saved first."""
-        while True:
-            try:
-                step = run.flow.send(value)
-            except StopIteration as stop:
-                self._flush_writes()
-                if not run.answered:
-                    self._answer_flow(run, stop.value if stop.value is not None else {}, now)
-                return
-            except GatewayError as exc:
-                self._flush_writes()
-                failed_call = value is not None and value.error is not None
-                self._end_flow_with_error(run, exc, now, replay_outcome=run.failure if failed_call else None)
-                return
-            except Exception as exc:  # a bug in a flow must not take the charger down: answer and move on
-                self._flush_writes()
-                bug = InternalBug(f"translating {run.source_action} failed")
-                bug.__cause__ = exc
-                self._end_flow_with_error(run, bug, now)
-                return
-            self._flush_writes()
-            if isinstance(step, Respond):
-                self._answer_flow(run, step.payload, now)
-                value = None
-                continue
-            try:
-                self._check_emitted(step.leg, step.action, "request", step.payload)
-            except SchemaViolation as exc:
-                # TRANSLATION.md 1.4: never sent; the source hears InternalError (a bug or a lossy value).
-                run.flow.close()
-                self._end_flow_with_error(run, exc, now, blame=step.leg.other)
-                return
-            if run.offline and step.leg is Leg.CSMS:
-                value = self._queue_step(step.action, step.payload)
-                continue
-            call = Call(self._new_id(), step.action, step.payload)
-            self._enqueue(step.leg, call, None, run.source, run.source_id, run.source_action, run.received_at,
-                          now, run)
-            return
-
-    def _answer_flow(self, run: _FlowRun, payload: JsonObject, now: float) -> None:
-        run.answered = True
-        if run.replay is not None:
-            self._after_replay(run.replay, run.source_action, Replay(run.replay, run.replay_payload or {}), payload,
-                               now)
-            return
-        if run.own:
-            self._emit(OwnCall(run.source_action, "result", ""))
-            return
-        if self._backlog and run.source_action == "GetTransactionStatus":
-            payload = self._with_queue_state(payload)
-        try:
-            self._check_emitted(run.source, run.source_action, "response", payload)
-        except SchemaViolation as exc:
-            self._emit(Refused(run.source.other, run.source_action, exc))
-            self._send_error(run.source, run.source_id, run.source_action, exc)
-            self._emit(Completed(run.source_action, run.source, now - run.received_at, "error"))
-            return
-        message = CallResult(run.source_id, payload)
-        self._emit(Send(run.source, ocppj.serialize(message), message, run.source_action))
-        self._emit(Completed(run.source_action, run.source, now - run.received_at, "result"))
-
-    def _end_flow_with_error(self, run: _FlowRun, error: GatewayError, now: float, blame: Leg | None = None,
-                             replay_outcome: str | None = None) -> None:
-        """End a flow that failed; `blame` is the leg whose message the error concerns (default: source).
-
-        replay_outcome: for a replayed entry, how its call failed (error, timeout, unavailable); None
-        when the failure is the gateway's own (the entry can never be sent: invalid).
-        """
-        if run.replay is not None:
-            if not run.answered:
-                run.answered = True
-                self._emit(Replayed(run.replay, run.source_action, replay_outcome or "invalid", str(error)))
-            return
-        if run.own:
-            if not run.answered:
-                run.answered = True
-                self._emit(OwnCall(run.source_action, replay_outcome or "invalid", str(error)))
-            return
-        self._emit(Refused(blame or run.source, run.source_action, error))
-        if run.answered:
-            return
-        run.answered = True
-        self._send_error(run.source, run.source_id, run.source_action, error)
-        self._emit(Completed(run.source_action, run.source, now - run.received_at, "error"))
-
-    def _flush_writes(self) -> None:
-        if self._translator is not None:
-            for key, value in self._translator.writes():
-                self._emit(Save(key, value))
-
     # ---- replies ------------------------------------------------------------------------
 
     def _on_reply(self, leg: Leg, reply: CallResult | CallError, text: str, now: float) -> None:
@@ -478,7 +362,7 @@ class ChargerSession(OutboxMixin):
         slot.outstanding = None
         if isinstance(reply, CallResult):
             self._on_result(leg, pending, reply, text, now)
-        elif isinstance(pending.flow, _FlowRun):
+        elif isinstance(pending.flow, FlowRun):
             pending.flow.failure = "error"
             self._advance(pending.flow, Reply(error=reply), now)
         elif isinstance(pending.flow, Replay):
@@ -555,7 +439,7 @@ class ChargerSession(OutboxMixin):
     def _fail(self, pending: Pending, error: GatewayError, now: float, outcome: str) -> None:
         """The call could not be completed: its flow hears of it, or its source gets a CALLERROR."""
         flow = pending.flow
-        if isinstance(flow, _FlowRun):
+        if isinstance(flow, FlowRun):
             flow.failure = outcome
             code = error.ocpp_code
             self._advance(flow, Reply(error=CallError(pending.out_id, code, str(error))), now)
@@ -577,31 +461,6 @@ class ChargerSession(OutboxMixin):
 
     def _emit(self, command: Command) -> None:
         self._commands.append(command)
-
-
-@dataclass(slots=True)
-class _FlowRun:
-    """A running flow and the call it answers."""
-
-    flow: Flow
-    source: Leg
-    source_id: str
-    source_action: str
-    received_at: float
-    answered: bool = False
-    #: Its CSMS calls go into the outbox (the CSMS is away); each is taken as answered {}.
-    offline: bool = False
-    #: The outbox entry this flow replays: its answer ends the replay instead of going to the charger.
-    replay: int | None = None
-    replay_payload: JsonObject | None = None
-    #: A call the gateway made itself (a late refusal's stop): its answer goes to the log only.
-    own: bool = False
-    #: How its last failed call failed (error, timeout, unavailable), for a replay's outcome.
-    failure: str = "error"
-
-
-class InternalBug(LocalError):
-    """An unexpected exception inside a flow; the peer sees InternalError, the log the traceback."""
 
 
 __all__ = [
