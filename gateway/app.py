@@ -46,6 +46,7 @@ class Gateway:
         self.metrics = Metrics()
         self._ctx: GatewayContext | None = None
         self._store: StateStore | None = None
+        self._stopped = False
         self._charger_runner: web.AppRunner | None = None
         self._charger_site: web.TCPSite | None = None
         self._admin_runner: web.AppRunner | None = None
@@ -111,7 +112,10 @@ class Gateway:
                  config.admin.host, self.admin_port, config.upstream.url, config.upstream.dialect)
 
     async def stop(self) -> None:
-        """Shut down in the order written at the top of this module."""
+        """Shut down in the order written at the top of this module; once (a failed start has already)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._ready = False
         if self._charger_site is not None:
             await self._charger_site.stop()

@@ -108,3 +108,38 @@ async def test_sigterm_closes_chargers_with_1001_and_exits_cleanly(tmp_path: Pat
     assert code == 0, stderr
     assert charger.ws.close_code == 1001
     assert "closing 1 charger connections" in stderr and "stopped" in stderr
+
+
+@pytest.mark.timeout(40)
+async def test_a_second_gateway_on_the_same_state_file_exits_with_one_line_and_the_first_carries_on(
+    tmp_path: Path, csms: Csms,
+) -> None:
+    """Two gateways must not share a state file: the second one stops at start (after waiting 10 s for it)."""
+    configs = []
+    for name in ("first", "second"):
+        config = yaml.safe_load(write_config(tmp_path, csms.url, "ocpp1.6").read_text())
+        config["listen"]["port"] = free_port()
+        config["admin"]["port"] = free_port()
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(config))
+        configs.append((path, config))
+    first = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "run", "--config", str(configs[0][0]), cwd=REPO,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await wait_healthy(configs[0][1]["admin"]["port"])
+
+        code, _, err = await _gateway_cli("run", "--config", str(configs[1][0]))
+
+        assert code == 1
+        errors = [line for line in err.splitlines() if " ERROR " in line]
+        assert len(errors) == 1, err
+        assert f"{configs[0][1]['state']['path']}: the state file is in use by another process" in errors[0]
+        assert err.count(" stopped") == 1, err
+        charger = await connect_charger(f"ws://127.0.0.1:{configs[0][1]['listen']['port']}/ocpp", "CB1", "ocpp1.6")
+        await csms.next_connection()
+        await charger.ws.close()
+    finally:
+        first.terminate()
+        await first.wait()

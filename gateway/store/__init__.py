@@ -23,6 +23,7 @@ __all__ = [
     "OutboxEntry",
     "RemoteStartRecord",
     "SchemaVersionError",
+    "StateFileInUseError",
     "StateStore",
     "StoreClosedError",
     "StoreError",
@@ -53,6 +54,10 @@ class StoreClosedError(StoreError):
 
 class SchemaVersionError(StoreError):
     """The stored schema is newer than this code knows: a newer gateway wrote it."""
+
+
+class StateFileInUseError(StoreError):
+    """Another process (another gateway) holds the state file."""
 
 
 class TransactionConflictError(StoreError):
