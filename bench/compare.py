@@ -544,6 +544,11 @@ def report(sc_name: str, sc: Scenario, labels: tuple[str, str], runs: list[Json]
         # Each round runs both back to back, so a round's own ratio shows how much the machine drifted.
         lines += ["", f"{sut}/{base} CPU per call, round by round: " + ", ".join(fmt(p) for p in pairs)
                   + f" (median {fmt(statistics.median(pairs))})."]
+    if args.matched:
+        short = _unmatched_rounds(per, labels)
+        if short:
+            lines += ["", f"Not matched (the {base} fell short of the {sut}'s calls/s, so its calls cost more and the "
+                      "round's ratio reads low): " + "; ".join(short) + "."]
     lines += ["", "Per round:", "", "| run | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
     for r, m in per:
         cells = [fmt(m.get(k)) for k in keys] if m else [f"failed: {r.get('error', '?')}"] + [""] * (len(keys) - 1)
@@ -570,6 +575,25 @@ def _round_ratios(per: list[tuple[Json, dict[str, float | None]]], labels: tuple
         b, s = pair.get(base), pair.get(sut)
         if b and s is not None:
             out.append(s / b)
+    return out
+
+
+#: --matched: a baseline round below this share of the SUT's calls/s did not carry the same traffic.
+MATCH_TOLERANCE = 0.97
+
+
+def _unmatched_rounds(per: list[tuple[Json, dict[str, float | None]]], labels: tuple[str, str]) -> list[str]:
+    """--matched rounds whose baseline could not reach the SUT's rate (the machine, not the relay, was full)."""
+    rates: dict[int, dict[str, float | None]] = {}
+    for r, m in per:
+        if m:
+            rates.setdefault(r["round"], {})[r["sut"]] = m.get("calls/s")
+    base, sut = labels
+    out = []
+    for rnd, pair in sorted(rates.items()):
+        b, s = pair.get(base), pair.get(sut)
+        if b is not None and s and b < MATCH_TOLERANCE * s:
+            out.append(f"round {rnd}, {fmt(b)} of {fmt(s)} calls/s")
     return out
 
 

@@ -40,3 +40,15 @@ def test_a_failed_gateway_run_leaves_the_relay_unpaced() -> None:
     args = argparse.Namespace(rate=0.0, matched=True)
 
     assert compare._paced_like(args, {"error": "loadgen gave no result"}).rate == 0.0
+
+
+def test_a_round_whose_relay_fell_short_of_the_gateways_rate_is_reported_as_not_matched() -> None:
+    labels = ("relay", "gateway")
+    per = [
+        ({"round": 1, "sut": "gateway"}, {"calls/s": 16140.0}),
+        ({"round": 1, "sut": "relay"}, {"calls/s": 12810.0}),
+        ({"round": 2, "sut": "gateway"}, {"calls/s": 11842.0}),
+        ({"round": 2, "sut": "relay"}, {"calls/s": 11841.0}),
+    ]
+
+    assert compare._unmatched_rounds(per, labels) == ["round 1, 12810 of 16140 calls/s"]
