@@ -3,7 +3,7 @@
 A flow (gateway.core.flow) is a generator that yields the calls a translation needs (toward either leg)
 and receives their replies; it returns, or yields Respond, with the answer to the call it translates.
 The driver validates each call before it is routed, saves every write the flow made before anything it
-asked for is sent (TRANSLATION.md 6.3: state first), and answers the source exactly once: with the
+asked for is sent (TRANSLATION.md 6.3, write order rule), and answers the source exactly once: with the
 flow's answer, or with a CALLERROR when the flow fails. A flow that raises something other than a
 GatewayError is a bug: the source hears InternalError and the log gets the traceback (InternalBug).
 """
