@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.bench.scripts import load_bench_script
 
-
-def _compare() -> ModuleType:
-    # bench/ is a directory of scripts, not a package: load compare.py by path (it imports procstat as top-level).
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_compare", BENCH / "compare.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-compare = _compare()
+compare = load_bench_script("compare.py")
 
 
 def test_the_relay_is_paced_to_the_gateways_measured_throughput() -> None:

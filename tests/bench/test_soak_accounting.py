@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import collections
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.bench.scripts import load_bench_script
 
-
-def _soak() -> ModuleType:
-    # bench/ is a directory of scripts, not a package: load soak.py by path (it imports procstat as top-level).
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_soak", BENCH / "soak.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-soak = _soak()
+soak = load_bench_script("soak.py")
 
 
 def test_lost_duplicates_retries_and_leftovers() -> None:

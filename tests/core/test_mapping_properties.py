@@ -121,13 +121,18 @@ def test_any_valid_request_maps_to_a_valid_target_request(rule: Rule, data: st.D
         assert isinstance(outcome, Delegate)
 
 
+def _exchange(data: st.DataObject, rule: Rule, used: Rule) -> tuple[Any, Any]:
+    """A schema-valid source request (only when the answer's mapping reads it) and target answer."""
+    request = data.draw(payloads(rule.source, rule.action, "request")) if _reads_request(used.response) else None
+    return request, data.draw(payloads(rule.target, used.target_action, "response"))
+
+
 @pytest.mark.parametrize(("rule", "used"), _answers(), ids=lambda r: r.label + "->" + r.target_action)
 @_SETTINGS
 @given(data=st.data())
 def test_any_valid_answer_maps_back_to_a_valid_source_response(rule: Rule, used: Rule, data: st.DataObject) -> None:
     """A schema-valid target answer maps to a schema-valid source response, or is refused NotSupported."""
-    request = data.draw(payloads(rule.source, rule.action, "request")) if _reads_request(used.response) else None
-    answer = data.draw(payloads(rule.target, used.target_action, "response"))
+    request, answer = _exchange(data, rule, used)
     before = copy.deepcopy(answer)
     try:
         mapped = used.map_response(answer, FakeContext(), request)
@@ -168,8 +173,7 @@ def test_a_mapped_request_shares_no_object_with_the_source(rule: Rule, data: st.
 @given(data=st.data())
 def test_a_mapped_answer_shares_no_object_with_the_target_answer(rule: Rule, used: Rule, data: st.DataObject) -> None:
     """Nor with the target's answer or the source request it may read."""
-    request = data.draw(payloads(rule.source, rule.action, "request")) if _reads_request(used.response) else None
-    answer = data.draw(payloads(rule.target, used.target_action, "response"))
+    request, answer = _exchange(data, rule, used)
     try:
         mapped = used.map_response(answer, FakeContext(), request, validate=False)
     except NotSupportedAction:
