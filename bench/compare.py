@@ -563,19 +563,20 @@ def report(sc_name: str, sc: Scenario, labels: tuple[str, str], runs: list[Json]
     return "\n".join(lines)
 
 
-def _round_ratios(per: list[tuple[Json, dict[str, float | None]]], labels: tuple[str, str], key: str) -> list[float]:
-    """SUT/baseline of one metric within each round where both ran (rounds alternate baseline, SUT)."""
+def _by_round(per: list[tuple[Json, dict[str, float | None]]], labels: tuple[str, str],
+              key: str) -> list[tuple[int, float | None, float | None]]:
+    """(round, baseline value, SUT value) of one metric, for each round where either ran."""
     by_round: dict[int, dict[str, float | None]] = {}
     for r, m in per:
         if m:
             by_round.setdefault(r["round"], {})[r["sut"]] = m.get(key)
     base, sut = labels
-    out = []
-    for _, pair in sorted(by_round.items()):
-        b, s = pair.get(base), pair.get(sut)
-        if b and s is not None:
-            out.append(s / b)
-    return out
+    return [(rnd, pair.get(base), pair.get(sut)) for rnd, pair in sorted(by_round.items())]
+
+
+def _round_ratios(per: list[tuple[Json, dict[str, float | None]]], labels: tuple[str, str], key: str) -> list[float]:
+    """SUT/baseline of one metric within each round where both ran (rounds alternate baseline, SUT)."""
+    return [s / b for _, b, s in _by_round(per, labels, key) if b and s is not None]
 
 
 #: --matched: a baseline round below this share of the SUT's calls/s did not carry the same traffic.
@@ -584,17 +585,8 @@ MATCH_TOLERANCE = 0.97
 
 def _unmatched_rounds(per: list[tuple[Json, dict[str, float | None]]], labels: tuple[str, str]) -> list[str]:
     """--matched rounds whose baseline could not reach the SUT's rate (the machine, not the relay, was full)."""
-    rates: dict[int, dict[str, float | None]] = {}
-    for r, m in per:
-        if m:
-            rates.setdefault(r["round"], {})[r["sut"]] = m.get("calls/s")
-    base, sut = labels
-    out = []
-    for rnd, pair in sorted(rates.items()):
-        b, s = pair.get(base), pair.get(sut)
-        if b is not None and s and b < MATCH_TOLERANCE * s:
-            out.append(f"round {rnd}, {fmt(b)} of {fmt(s)} calls/s")
-    return out
+    return [f"round {rnd}, {fmt(b)} of {fmt(s)} calls/s" for rnd, b, s in _by_round(per, labels, "calls/s")
+            if b is not None and s and b < MATCH_TOLERANCE * s]
 
 
 def _median(values: list[float | None]) -> float | None:
