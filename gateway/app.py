@@ -46,7 +46,6 @@ class Gateway:
         self.metrics = Metrics()
         self._ctx: GatewayContext | None = None
         self._store: StateStore | None = None
-        self._stopped = False
         self._charger_runner: web.AppRunner | None = None
         self._charger_site: web.TCPSite | None = None
         self._admin_runner: web.AppRunner | None = None
@@ -112,10 +111,7 @@ class Gateway:
                  config.admin.host, self.admin_port, config.upstream.url, config.upstream.dialect)
 
     async def stop(self) -> None:
-        """Shut down in the order written at the top of this module; once (a failed start has already)."""
-        if self._stopped:
-            return
-        self._stopped = True
+        """Shut down in the order written at the top of this module."""
         self._ready = False
         if self._charger_site is not None:
             await self._charger_site.stop()
@@ -172,8 +168,8 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    await gateway.start()  # a failed start has undone itself (stop) before it raises
     try:
-        await gateway.start()
         await stop.wait()
         log.info("signal received, shutting down")
     finally:

@@ -198,7 +198,7 @@ def connect(path: str, *, lock_wait: float = LOCK_WAIT_S) -> sqlite3.Connection:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc):
+            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 raise
             raise StateFileInUseError(
                 f"{path}: the state file is in use by another process (another gateway with the same "
