@@ -15,7 +15,8 @@ from gateway.core.session import Leg, Send
 if TYPE_CHECKING:
     from gateway.net.runner import SessionRunner
 
-_BINARY: Final = "OCPP-J frames must be WebSocket text frames"
+#: Why a binary WebSocket frame is refused (either leg).
+BINARY_FRAME: Final = "OCPP-J frames must be WebSocket text frames"
 
 
 class ChargerLink(Protocol):
@@ -44,7 +45,8 @@ class ChargerLink(Protocol):
         ...
 
 
-def _head(data: bytes) -> str:
+def frame_head(data: bytes) -> str:
+    """The start of an unreadable frame, as text for the log and the refusal."""
     return bytes(data[:128]).decode("utf-8", "replace")
 
 
@@ -68,7 +70,7 @@ class WsLink:
             if msg.type is WSMsgType.TEXT:
                 await runner.feed_text(Leg.CHARGER, msg.data)
             elif msg.type is WSMsgType.BINARY:
-                await runner.feed_unreadable(Leg.CHARGER, _head(msg.data), _BINARY)
+                await runner.feed_unreadable(Leg.CHARGER, frame_head(msg.data), BINARY_FRAME)
             elif msg.type is WSMsgType.ERROR:
                 runner.log.warning("charger connection error: %s", ws.exception())
 
