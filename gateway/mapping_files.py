@@ -14,8 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
-from gateway.core.mapping import HANDLERS_USED, HOOKS_USED, RuleSet, load_rules
+from gateway.core.mapping import HANDLERS_USED, HOOKS_USED, RuleSet
 from gateway.core.mapping_docs import render
+from gateway.core.mapping_load import load_rules
 from gateway.errors import ConfigError
 
 #: Where the built-in files live in a source tree (and in an editable install).

@@ -1,132 +1,35 @@
 """Translation rules as data: mapping YAML -> checked, frozen rules; a rule maps one message and its answer.
 
-`load_rules` parses and checks mapping files (format: docs/mappings.md) and returns a RuleSet.
-`RuleSet.find(source, action, direction)` gives the Rule for a message; `Rule.apply` says what to do
+`load_rules` (gateway.core.mapping_load) parses and checks mapping files (format: docs/mappings.md) into a
+RuleSet. `RuleSet.find(source, action, direction)` gives the Rule for a message; `Rule.apply` says what to do
 with it (Forward a mapped payload, Answer locally, Delegate to a named code handler, or raise
 NotSupportedAction), and `Rule.map_response` maps the target's answer back.
 
-Hooks are the translator's stateful functions, called as `ctx.hook(name, source_payload, value)`:
-`source_payload` is the whole payload being mapped, `value` the field's `from` value (None when the
-field has no `from`; a hook is not called when `from` finds nothing). A hook returns a JSON value or
-`OMIT`. Condition hooks (used in `when: {hook: ...}`) return True or False. `notify` hooks run for
-their effect once a payload is mapped; their result is ignored. A request's notify hook gets the
-request and None; a response's notify hook gets the target's response and, as its value, the original
-source request (None when the caller did not pass it). The contracts (HOOK_CONTRACTS):
-
-- token_to_2x: 1.x idTag (str) -> 2.0.1 IdTokenType {idToken, type, additionalInfo?}; aliases resolved (1.8).
-- token_to_1x: 2.0.1 IdTokenType -> 1.x idTag (str, <= 20; alias if longer; NoAuthorization tag) (1.8).
-- evse_of_connector: 1.6 connectorId (int) -> 2.0.1 evseId (int); 0 -> 0 (1.7).
-- evse_connector_of_connector: 1.6 connectorId (> 0) -> the connector number inside its EVSE (int).
-- evse_connector_if_shared: 1.6 connectorId (> 0) -> connector number inside its EVSE if that EVSE has
-  several connectors, else OMIT (4.5).
-- connector_of_evse: 2.0.1 evseId (int) or EVSE object {id, connectorId?} -> 1.6 connectorId (int); 0 -> 0;
-  an EVSE without connectorId -> its first (preferably Available) connector; unknown -> OMIT.
-- boot_reason: None -> 2.0.1 BootReasonEnum text (2.2).
-- firmware_request_id / log_request_id: None -> requestId (int) of the active firmware / log job, or OMIT.
-- new_firmware_job / new_log_job: None -> a new requestId (int), stored as the active job (4.11).
-- remote_start_id: None -> a new remoteStartId (int); records the pending remote start from the payload (4.2).
-- tx_id_to_2x: 1.6 transactionId (int, upstream side) -> 2.0.1 transactionId (str), or OMIT if unknown (4.3).
-- tx_id_to_1x: 2.0.1 transactionId (str) -> 1.6 transactionId (int), or OMIT if unknown (4.3, 4.14).
-- tx_id_for_profile: None -> 2.0.1 transactionId (str) for a 1.6 TxProfile: the one named in
-  csChargingProfiles.transactionId, else the one open on connectorId; OMIT if none (4.14).
-- security_extension: None -> bool, the 1.6 peer of this translation has the security extension (2.10).
-- forward_connection_settings: None -> bool, setting security.forward_connection_settings (1.9).
-- transaction_open: 1.6 connectorId (int) or None -> bool, a transaction is open there (2.6, 4.10).
-- signed_firmware_job: None -> bool, the active firmware job came as SignedUpdateFirmware (2.8).
-- security_log_job: requestId (int) or None -> bool, that (or the active) log job is a SecurityLog (2.9, 4.10).
-- notify remember_trigger / trigger_answered (2.0.1 TriggerMessage and the 1.6 charger's answer: a
-  triggered boot gets reason Triggered, a triggered status passes the dedup; 2.2, 4.10),
-  remember_boot (BootNotification), remember_reset (Reset), remember_firmware_job /
-  remember_signed_firmware_job (UpdateFirmware / SignedUpdateFirmware), remember_log_job (GetLog),
-  remember_remote_start (RequestStartTransaction), remote_start_answered / firmware_update_answered
-  (the target's response payload).
-- 1.5 charger lifted to 1.6 (TRANSLATION.md 5), notify hooks over the lift's own state:
-  lift15_boot_answered (1.6 BootNotification response: the interval the charger was told),
-  lift15_firmware_status / lift15_diagnostics_status (the charger's status notification, kept for
-  emulated triggers, 5.5.1), lift15_remote_stop_answered / lift15_reset_answered /
-  lift15_unlock_answered (the 1.5 charger's answer, value: the 1.6 request; an accepted command is a
-  stop cause for 5.4).
+The hooks and code handlers the built-in files may name, and each hook's contract: gateway.core.mapping_hooks.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from gateway.core import schemas
-from gateway.core.config_keys import ConfigKey, ConfigKeyTable, parse_config_keys
+from gateway.core.config_keys import ConfigKey, ConfigKeyTable
 from gateway.core.convert import OMIT, Omit
 from gateway.core.dialects import Dialect
 from gateway.core.mapping_apply import Env, LocalOutcome, MappingContext, map_section, test
-from gateway.core.mapping_check import check_message
-from gateway.core.mapping_rules import parse_document, parse_yaml
-from gateway.core.mapping_schema import Schema, message_schema
-from gateway.core.mapping_spec import Document, EnumTable, MessageSpec, Section
-from gateway.errors import ConfigError, LocalError, NotSupportedAction, RemoteError, SchemaViolation
+from gateway.core.mapping_hooks import HANDLERS_USED, HOOK_CONTRACTS, HOOKS_USED
+from gateway.core.mapping_schema import Schema
+from gateway.core.mapping_spec import EnumTable, MessageSpec, Section
+from gateway.errors import LocalError, NotSupportedAction, RemoteError, SchemaViolation
 
 __all__ = ["HANDLERS_USED", "HOOKS_USED", "HOOK_CONTRACTS", "OMIT", "Answer", "ConfigKey", "ConfigKeyTable",
-           "Delegate", "Forward", "MappingContext", "Omit", "Rule", "RuleSet", "load_rules"]
+           "Delegate", "Forward", "MappingContext", "Omit", "Rule", "RuleSet"]
 
 JsonObject = dict[str, Any]
 MessageDirection = Literal["up", "down"]
-
-#: Every hook the built-in mapping files use: name -> contract (value given -> value returned).
-HOOK_CONTRACTS: Final[Mapping[str, str]] = {
-    "token_to_2x": "1.x idTag -> 2.0.1 IdTokenType {idToken, type, additionalInfo?}",
-    "token_to_1x": "2.0.1 IdTokenType -> 1.x idTag (<= 20 characters; alias when longer)",
-    "evse_of_connector": "1.6 connectorId -> 2.0.1 evseId (0 -> 0)",
-    "evse_connector_of_connector": "1.6 connectorId -> connector number inside its EVSE",
-    "evse_connector_if_shared": "1.6 connectorId -> connector number inside its EVSE, or OMIT if the EVSE has one",
-    "connector_of_evse": "2.0.1 evseId or EVSE {id, connectorId?} -> 1.6 connectorId (0 -> 0), OMIT if unknown",
-    "boot_reason": "None -> 2.0.1 BootReasonEnum value",
-    "firmware_request_id": "None -> requestId of the active firmware job, or OMIT",
-    "log_request_id": "None -> requestId of the active log job, or OMIT",
-    "new_firmware_job": "None -> new requestId, stored as the active firmware job",
-    "new_log_job": "None -> new requestId, stored as the active DiagnosticsLog job",
-    "remote_start_id": "None -> new remoteStartId; records the pending remote start",
-    "tx_id_to_2x": "1.6 transactionId -> 2.0.1 transactionId, or OMIT if unknown",
-    "tx_id_to_1x": "2.0.1 transactionId -> 1.6 transactionId, or OMIT if unknown",
-    "tx_id_for_profile": "None -> 2.0.1 transactionId for a 1.6 TxProfile, or OMIT",
-    "security_extension": "None -> true if the 1.6 peer has the security extension",
-    "forward_connection_settings": "None -> setting security.forward_connection_settings",
-    "transaction_open": "1.6 connectorId or None -> true if a transaction is open there",
-    "signed_firmware_job": "None -> true if the active firmware job came as SignedUpdateFirmware",
-    "security_log_job": "requestId or None -> true if that (or the active) log job is a SecurityLog",
-    "remember_boot": "notify; the BootNotification payload (boot cache, meterType, reason)",
-    "remember_reset": "notify; the Reset payload (boot reason, stop reason)",
-    "remember_trigger": "notify; 2.0.1 TriggerMessage payload (a triggered boot or status is marked, 2.2, 4.10)",
-    "trigger_answered": "notify; 1.6 TriggerMessage response, value the request (a refusal drops the mark)",
-    "remember_firmware_job": "notify; UpdateFirmware payload whose requestId becomes the active job",
-    "remember_signed_firmware_job": "notify; SignedUpdateFirmware payload, as above, marked signed",
-    "remember_log_job": "notify; GetLog payload (requestId, logType) becomes the active log job",
-    "remember_remote_start": "notify; RequestStartTransaction payload becomes a pending remote start",
-    "remote_start_answered": "notify; RequestStartTransaction response (transactionId of an open transaction)",
-    "firmware_update_answered": "notify; UpdateFirmware response (a refusal is reported upstream)",
-    "lift15_boot_answered": "notify; 1.6 BootNotification response to a 1.5 charger (interval it was told)",
-    "lift15_firmware_status": "notify; 1.5 FirmwareStatusNotification (last status, for emulated triggers)",
-    "lift15_diagnostics_status": "notify; 1.5 DiagnosticsStatusNotification (last status, for emulated triggers)",
-    "lift15_remote_stop_answered": "notify; 1.5 RemoteStopTransaction response, value the request (stop reason)",
-    "lift15_reset_answered": "notify; 1.5 Reset response, value the request (stop reason)",
-    "lift15_unlock_answered": "notify; 1.5 UnlockConnector response, value the request (stop reason)",
-}
-#: Every hook name the built-in mapping files use; the translator registers these.
-HOOKS_USED: Final = frozenset(HOOK_CONTRACTS)
-#: Code handlers the built-in mapping files name (TRANSLATION.md 6.1 "Stateful code").
-HANDLERS_USED: Final = frozenset({
-    "status_notification", "start_transaction", "stop_transaction", "meter_values_in_transaction",
-    "transaction_event", "notify_event", "notify_report", "unlock_connector", "get_configuration",
-    "change_configuration", "get_variables", "set_variables", "get_base_report", "get_report", "reset_on_idle",
-    "change_availability_fan_out", "trigger_station_status", "trigger_transaction_meter_values",
-    "trigger_transaction_event", "get_transaction_status", "get_charging_profiles",
-    "get_installed_certificate_ids",
-    # 1.5 charger lifted to 1.6 (TRANSLATION.md 5)
-    "lift15_status_notification", "lift15_start_transaction", "lift15_stop_transaction",
-    "lift15_data_transfer_limits", "lift15_trigger_message", "lift15_get_configuration",
-    "lift15_change_configuration",
-})
-
 
 @dataclass(frozen=True, slots=True)
 class Forward:
@@ -383,69 +286,3 @@ class RuleSet:
     def config_keys(self, charger: Dialect, upstream: Dialect) -> ConfigKeyTable:
         """The configuration key table of a dialect pair (empty when no file defines one)."""
         return self._config_keys.get(frozenset({_family(charger), _family(upstream)}), ConfigKeyTable.of(()))
-
-
-def load_rules(texts: Mapping[str, str], hooks: Collection[str], handlers: Collection[str], *,
-               overrides: Mapping[str, str] | None = None) -> RuleSet:
-    """Parse and check mapping files into a RuleSet.
-
-    Args:
-        texts: built-in files, name -> YAML text; names appear in error messages.
-        hooks: hook names the translator implements; any other name in a file is an error.
-        handlers: code handler names the translator implements.
-        overrides: operator files; an entry replaces the built-in one with the same (source dialect, action),
-            an enum table the one with the same name, a config key the one with the same key.
-
-    Raises:
-        ConfigError: one line, `FILE: entry.key: problem`.
-    """
-    enums: dict[frozenset[Dialect], dict[str, EnumTable]] = {}
-    messages: dict[tuple[frozenset[Dialect], Dialect, str], MessageSpec] = {}
-    keys: dict[frozenset[Dialect], dict[str, ConfigKey]] = {}
-    for layer in (texts, overrides or {}):
-        replacing = layer is overrides
-        for name, text in layer.items():
-            document = parse_document(parse_yaml(name, text))
-            _merge(document, replacing, enums, messages, keys)
-    rules = []
-    for (pair, _, _), spec in messages.items():
-        check_message(spec, enums.get(pair, {}), hooks, handlers)
-        rules.append(_rule(spec, enums.get(pair, {})))
-    tables = {pair: ConfigKeyTable.of(tuple(entries.values())) for pair, entries in keys.items()}
-    return RuleSet(tuple(rules), tables)
-
-
-def _merge(document: Document, replacing: bool, enums: dict[frozenset[Dialect], dict[str, EnumTable]],
-           messages: dict[tuple[frozenset[Dialect], Dialect, str], MessageSpec],
-           keys: dict[frozenset[Dialect], dict[str, ConfigKey]]) -> None:
-    pair = frozenset(document.pair)
-    pair_enums = enums.setdefault(pair, {})
-    for name, table in document.enums.items():
-        if name in pair_enums and not replacing:
-            raise ConfigError(f"{document.file}: {table.where}: enum table defined twice (also in another file)")
-        pair_enums[name] = table
-    for spec in document.messages:
-        key = (pair, spec.source, spec.action)
-        if key in messages and not replacing:
-            raise ConfigError(f"{document.file}: {spec.where}: defined twice (also in {messages[key].file})")
-        messages[key] = spec
-    if document.config_keys is not None:
-        pair_keys = keys.setdefault(pair, {})
-        for entry in parse_config_keys(document.config_keys):
-            if entry.key.lower() in pair_keys and not replacing:
-                raise ConfigError(f"{document.file}: config_keys.{entry.key}: defined twice (keys ignore case)")
-            pair_keys[entry.key.lower()] = entry
-
-
-def _rule(spec: MessageSpec, enums: Mapping[str, EnumTable]) -> Rule:
-    if spec.request is None or spec.response is None:
-        return Rule(spec, enums, spec.target_action, None, None)
-    variants = {
-        name: Rule(spec, enums, v.target_action, v.request, v.response, {},
-                   message_schema(spec.target, v.target_action, "request"),
-                   message_schema(spec.source, spec.action, "response"))
-        for name, v in spec.variants.items()
-    }
-    return Rule(spec, enums, spec.target_action, spec.request, spec.response, variants,
-                message_schema(spec.target, spec.target_action, "request"),
-                message_schema(spec.source, spec.action, "response"))

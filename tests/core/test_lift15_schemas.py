@@ -6,7 +6,8 @@ import pytest
 
 from gateway.core import schemas
 from gateway.core.dialects import Dialect
-from gateway.core.mapping import HANDLERS_USED, HOOKS_USED, load_rules
+from gateway.core.mapping import HANDLERS_USED, HOOKS_USED
+from gateway.core.mapping_load import load_rules
 from gateway.core.mapping_schema import at, message_schema, parse_path
 from gateway.errors import (
     ConfigError,

@@ -9,7 +9,8 @@ import yaml
 
 from gateway.core.config_keys import ConfigKeyTable, VariableRef, parse_variable_key, variable_key
 from gateway.core.dialects import Dialect
-from gateway.core.mapping import HANDLERS_USED, HOOKS_USED, load_rules
+from gateway.core.mapping import HANDLERS_USED, HOOKS_USED
+from gateway.core.mapping_load import load_rules
 from gateway.errors import ConfigError
 from tests.core.test_mapping_examples import builtin
 

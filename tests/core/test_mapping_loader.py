@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from gateway.core.dialects import Dialect
-from gateway.core.mapping import HANDLERS_USED, HOOKS_USED, Forward, RuleSet, load_rules
+from gateway.core.mapping import HANDLERS_USED, HOOKS_USED, Forward, RuleSet
+from gateway.core.mapping_load import load_rules
 from gateway.core.mapping_schema import compatibility
 from gateway.errors import ConfigError
 from tests.core.test_mapping_examples import FakeContext
